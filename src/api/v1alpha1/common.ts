@@ -1,0 +1,105 @@
+// Building blocks shared by the idpsync.io/v1alpha1 kinds. The schemas here are the single source of
+// truth: TypeScript types are derived with Static<>, and `npm run generate` renders crds/*.yaml.
+import { Type, type Static, type TSchema, type SchemaOptions } from '@sinclair/typebox';
+
+export const GROUP = 'idpsync.io';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+
+export interface CelRule {
+  rule: string;
+  message: string;
+  fieldPath?: string;
+  reason?: 'FieldValueInvalid' | 'FieldValueForbidden' | 'FieldValueRequired' | 'FieldValueDuplicate';
+}
+
+/** Attaches CEL rules (x-kubernetes-validations) to a schema. */
+export function cel(...rules: CelRule[]): SchemaOptions {
+  return { 'x-kubernetes-validations': rules };
+}
+
+export const Duration = (options: SchemaOptions = {}) =>
+  Type.String({
+    pattern: '^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$',
+    description: 'A Go-style duration such as "90s", "5m" or "2h30m".',
+    ...options,
+  });
+
+export const Timestamp = (description: string) => Type.String({ format: 'date-time', description });
+
+export const DnsLabelName = (description: string) =>
+  Type.String({ minLength: 1, maxLength: 253, pattern: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$', description });
+
+export const Condition = Type.Object({
+  type: Type.String({ maxLength: 316, description: 'Condition type, e.g. Ready.' }),
+  status: Type.Union([Type.Literal('True'), Type.Literal('False'), Type.Literal('Unknown')]),
+  observedGeneration: Type.Optional(Type.Integer({ minimum: 0 })),
+  lastTransitionTime: Timestamp('When the status last changed.'),
+  reason: Type.String({ maxLength: 1024, description: 'CamelCase reason for the last transition.' }),
+  message: Type.String({ maxLength: 32768, description: 'Human-readable detail.' }),
+});
+export type Condition = Static<typeof Condition>;
+
+export const ObjectMeta = Type.Object({
+  name: Type.Optional(Type.String()),
+  namespace: Type.Optional(Type.String()),
+  uid: Type.Optional(Type.String()),
+  generation: Type.Optional(Type.Integer()),
+  resourceVersion: Type.Optional(Type.String()),
+  creationTimestamp: Type.Optional(Type.String()),
+  deletionTimestamp: Type.Optional(Type.String()),
+  labels: Type.Optional(Type.Record(Type.String(), Type.String())),
+  annotations: Type.Optional(Type.Record(Type.String(), Type.String())),
+  finalizers: Type.Optional(Type.Array(Type.String())),
+  ownerReferences: Type.Optional(
+    Type.Array(
+      Type.Object({
+        apiVersion: Type.String(),
+        kind: Type.String(),
+        name: Type.String(),
+        uid: Type.String(),
+        controller: Type.Optional(Type.Boolean()),
+        blockOwnerDeletion: Type.Optional(Type.Boolean()),
+      }),
+    ),
+  ),
+});
+export type ObjectMeta = Static<typeof ObjectMeta>;
+
+export interface PrinterColumn {
+  name: string;
+  type: 'string' | 'integer' | 'number' | 'boolean' | 'date';
+  jsonPath: string;
+  description?: string;
+  priority?: number;
+}
+
+export interface KindDefinition {
+  kind: string;
+  plural: string;
+  singular: string;
+  shortNames: string[];
+  description: string;
+  spec: TSchema;
+  status: TSchema;
+  /** Rules on the whole object (may read metadata.name). */
+  rootRules?: CelRule[];
+  printerColumns: PrinterColumn[];
+}
+
+/** Labels and annotations the operator reads or writes. */
+export const LABELS = {
+  directory: `${GROUP}/directory`,
+  idpId: `${GROUP}/idp-id-hash`,
+  managedBy: 'app.kubernetes.io/managed-by',
+} as const;
+
+export const ANNOTATIONS = {
+  /** Set to any new value (e.g. a timestamp) to request a sync now; echoed in status.lastHandledSyncAt. */
+  syncNow: `${GROUP}/sync-now`,
+  /** Set to the value shown in the MassDeletionHeld condition to let held deletions through once. */
+  approveDeletions: `${GROUP}/approve-deletions`,
+} as const;
+
+export const FINALIZER = `${GROUP}/cleanup`;
+export const FIELD_MANAGER = 'idpsync';

@@ -1,0 +1,240 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { cel, Condition, Duration, Timestamp, type KindDefinition } from './common.js';
+import { PolicyRule } from './policy.js';
+
+const Url = (description: string) =>
+  Type.String({ maxLength: 2048, description, 'x-kubernetes-validations': [{ rule: 'isURL(self)', message: 'must be an absolute URL such as https://example.com' }] } as any);
+
+export const OktaSettings = Type.Object(
+  {
+    domain: Type.String({
+      minLength: 1,
+      maxLength: 253,
+      description: 'Okta org domain, e.g. "your-company.okta.com".',
+      'x-kubernetes-validations': [{ rule: "!self.contains('/')", message: 'domain is a host name such as your-company.okta.com, without https:// or a path' }],
+    } as any),
+    clientId: Type.String({ minLength: 1, maxLength: 256, description: 'Client ID of the API service app.' }),
+    appId: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 64, description: 'Sync only users and groups assigned to this app (its Okta app id).' }),
+    ),
+    keyId: Type.Optional(Type.String({ maxLength: 256, description: 'kid of the public key registered in Okta, sent in the JWT header.' })),
+    baseUrl: Type.Optional(Url('Overrides https://<domain> (emulators, proxies).')),
+  },
+  { description: 'Okta: OAuth 2.0 client credentials with private_key_jwt. Secret key "privateKey" (PEM or JWK), or "apiToken" (SSWS).' },
+);
+
+export const GoogleWorkspaceSettings = Type.Object(
+  {
+    customer: Type.String({ default: 'my_customer', maxLength: 64, description: 'Customer id; "my_customer" means the admin\'s own.' }),
+    domain: Type.Optional(Type.String({ maxLength: 253, description: 'Only users and groups of this domain.' })),
+    impersonate: Type.String({
+      minLength: 3,
+      maxLength: 320,
+      description: 'Email of the admin the service account acts as (domain-wide delegation subject).',
+    }),
+    baseUrl: Type.Optional(Url('Overrides https://admin.googleapis.com.')),
+    tokenUrl: Type.Optional(Url('Overrides https://oauth2.googleapis.com/token.')),
+  },
+  { description: 'Google Workspace: service account with domain-wide delegation. Secret key "serviceAccountKey" (the JSON key file).' },
+);
+
+export const EntraSettings = Type.Object(
+  {
+    tenantId: Type.String({ minLength: 1, maxLength: 128, description: 'Directory (tenant) id or verified domain.' }),
+    clientId: Type.String({ minLength: 1, maxLength: 128, description: 'Application (client) id.' }),
+    groups: Type.Union([Type.Literal('All'), Type.Literal('AssignedToApp')], {
+      default: 'All',
+      description: 'All groups, or only groups assigned to the enterprise app.',
+    }),
+    appId: Type.Optional(Type.String({ maxLength: 128, description: 'App whose assignments count; defaults to clientId.' })),
+    delta: Type.Boolean({ default: true, description: 'Use delta queries so an unchanged directory costs a few calls.' }),
+    loginUrl: Type.Optional(Url('Overrides https://login.microsoftonline.com (national clouds).')),
+    graphUrl: Type.Optional(Url('Overrides https://graph.microsoft.com (national clouds).')),
+  },
+  { description: 'Microsoft Entra ID: client credentials. Secret key "clientSecret", or "certificate" and "privateKey" (PEM).' },
+);
+
+export const JumpCloudSettings = Type.Object(
+  {
+    region: Type.Union([Type.Literal('US'), Type.Literal('EU')], { default: 'US', description: 'Console region.' }),
+    orgId: Type.Optional(Type.String({ maxLength: 64, description: 'Organization id, for multi-tenant admins (x-org-id).' })),
+    applicationId: Type.Optional(Type.String({ maxLength: 64, description: 'Sync only users and groups bound to this application.' })),
+    baseUrl: Type.Optional(Url('Overrides https://console.jumpcloud.com (or the EU host).')),
+  },
+  { description: 'JumpCloud: API key. Secret key "apiKey".' },
+);
+
+export const PROVIDER_TYPES = ['okta', 'googleWorkspace', 'entra', 'jumpcloud'] as const;
+export type ProviderType = (typeof PROVIDER_TYPES)[number];
+
+export const Provider = Type.Object(
+  {
+    type: Type.Union(
+      PROVIDER_TYPES.map((t) => Type.Literal(t)),
+      { description: `Which identity provider: one of ${PROVIDER_TYPES.join(', ')}.` },
+    ),
+    okta: Type.Optional(OktaSettings),
+    googleWorkspace: Type.Optional(GoogleWorkspaceSettings),
+    entra: Type.Optional(EntraSettings),
+    jumpcloud: Type.Optional(JumpCloudSettings),
+    caBundle: Type.Optional(Type.String({ maxLength: 65536, description: 'PEM CA certificates to trust for the IdP, besides the system roots.' })),
+    allowInsecureLoopback: Type.Boolean({
+      default: false,
+      description: 'Permit plain http:// endpoints on loopback addresses (local emulators only).',
+    }),
+  },
+  cel(
+    ...PROVIDER_TYPES.map((t) => ({
+      rule: `self.type != '${t}' || has(self.${t})`,
+      message: `provider.type is ${t}, so the provider.${t} block with its settings is required`,
+    })),
+    {
+      rule: `[${PROVIDER_TYPES.map((t) => `has(self.${t})`).join(', ')}].filter(x, x).size() <= 1`,
+      message: 'set exactly one provider settings block, the one named by provider.type',
+    },
+  ),
+);
+
+export const CredentialsRef = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 253, description: 'Name of a Secret in the same namespace as this DirectorySync.' }),
+    namespace: Type.Optional(
+      Type.String({
+        description: 'Not allowed: the Secret must live in the DirectorySync\'s own namespace.',
+        'x-kubernetes-validations': [
+          {
+            rule: 'false',
+            message:
+              'credentialsRef.namespace is not allowed: the Secret must be in the same namespace as the DirectorySync (cross-namespace Secret references would let any namespace read any Secret)',
+          },
+        ],
+      } as any),
+    ),
+    generateKeyPair: Type.Boolean({
+      default: false,
+      description:
+        'Okta only: the operator creates this Secret with a new RSA key pair if it does not exist, and publishes the public key in status.publicKey for you to register in the IdP.',
+    }),
+  },
+  { description: 'The Secret holding the provider credentials.' },
+);
+
+export const GroupFilter = Type.Object(
+  {
+    include: Type.Optional(
+      Type.Array(Type.String({ maxLength: 256 }), { maxItems: 256, description: 'Glob patterns (* and ?) on group names; when set, only matching groups sync.' }),
+    ),
+    exclude: Type.Optional(Type.Array(Type.String({ maxLength: 256 }), { maxItems: 256, description: 'Glob patterns on group names to leave out.' })),
+    ids: Type.Optional(Type.Array(Type.String({ maxLength: 256 }), { maxItems: 1024, description: 'IdP group ids to sync in addition to include.' })),
+  },
+  { description: 'Which groups to sync. Nesting is still followed through groups that are left out.' },
+);
+
+export const RoleMapping = Type.Object({
+  group: Type.String({ minLength: 1, maxLength: 256, description: 'IdP group name (or id) whose members get the role.' }),
+  role: Type.Union([Type.Literal('Admin'), Type.Literal('User')]),
+});
+
+export const DeletionSettings = Type.Object({
+  userRetention: Duration({ default: '720h', description: 'How long a Deleted User is kept for audit before it is removed.' }),
+  maxDeletionPercent: Type.Integer({
+    minimum: 0,
+    maximum: 100,
+    default: 25,
+    description: 'A sync that would delete or suspend more than this share of users or groups holds those deletions back until approved.',
+  }),
+  guardMinimum: Type.Integer({
+    minimum: 0,
+    default: 10,
+    description: 'The mass-deletion guard only applies when at least this many objects would go.',
+  }),
+  policy: Type.Union([Type.Literal('Delete'), Type.Literal('Orphan')], {
+    default: 'Delete',
+    description: 'When this DirectorySync is deleted: Delete its Users, Groups and Policies, or Orphan them.',
+  }),
+});
+
+export const DirectorySyncSpec = Type.Object({
+  provider: Provider,
+  credentialsRef: CredentialsRef,
+  interval: Duration({ default: '5m', description: 'Time between syncs (a jitter of up to 10% is added).' }),
+  suspend: Type.Boolean({ default: false, description: 'Stop syncing; existing objects are left as they are.' }),
+  syncOrgUnits: Type.Boolean({ default: false, description: 'Also sync organisational units as Groups of kind OrgUnit.' }),
+  groups: Type.Optional(GroupFilter),
+  roleMappings: Type.Optional(Type.Array(RoleMapping, { maxItems: 64, description: 'Roles given by IdP group membership; Admin wins over User.' })),
+  deletion: Type.Optional(DeletionSettings),
+  policies: Type.Optional(Type.Array(PolicyRule, { maxItems: 256, description: 'Policies the operator writes for matching groups.' })),
+}, cel({
+  rule: "!has(self.credentialsRef.generateKeyPair) || !self.credentialsRef.generateKeyPair || self.provider.type == 'okta'",
+  message: 'credentialsRef.generateKeyPair is only supported for provider.type okta (private_key_jwt)',
+}));
+export type DirectorySyncSpec = Static<typeof DirectorySyncSpec>;
+
+const PublicKey = Type.Object({
+  jwk: Type.String({ description: 'Public key as a JWK (JSON), to paste into the IdP.' }),
+  pem: Type.String({ description: 'Public key in PEM (SPKI).' }),
+  keyId: Type.String(),
+});
+
+const Counts = Type.Object({
+  users: Type.Integer({ description: 'Users synced (all states).' }),
+  activeUsers: Type.Integer(),
+  suspendedUsers: Type.Integer(),
+  deletedUsers: Type.Integer({ description: 'Soft-deleted Users kept for audit.' }),
+  groups: Type.Integer(),
+  memberships: Type.Integer({ description: 'User-in-group pairs after flattening.' }),
+});
+
+const HeldDeletions = Type.Object({
+  users: Type.Integer(),
+  groups: Type.Integer(),
+  token: Type.String({ description: 'Set annotation idpsync.io/approve-deletions to this value to let them through.' }),
+  sample: Type.Array(Type.String(), { maxItems: 20, description: 'Some of the objects that would go.' }),
+});
+
+const DeletionRecord = Type.Object({
+  kind: Type.String(),
+  name: Type.String(),
+  idpId: Type.String(),
+  displayName: Type.String(),
+  time: Timestamp('When it was removed.'),
+});
+
+export const DirectorySyncStatus = Type.Object({
+  observedGeneration: Type.Optional(Type.Integer()),
+  conditions: Type.Optional(
+    Type.Array(Condition, { 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] } as any),
+  ),
+  lastAttemptTime: Type.Optional(Timestamp('When the last sync started.')),
+  lastSyncTime: Type.Optional(Timestamp('When the last successful sync finished.')),
+  lastError: Type.Optional(Type.String({ maxLength: 4096, description: 'What failed in the last sync, with the IdP\'s own words.' })),
+  lastHandledSyncAt: Type.Optional(Type.String({ description: 'The last idpsync.io/sync-now annotation value handled.' })),
+  lastRevocationTime: Type.Optional(Timestamp('When access was last revoked for anyone.')),
+  apiCalls: Type.Optional(Type.Integer({ description: 'Calls made to the IdP in the last sync.' })),
+  writes: Type.Optional(Type.Integer({ description: 'Objects created, changed or deleted in the last sync.' })),
+  failures: Type.Optional(Type.Integer({ description: 'Consecutive failed syncs.' })),
+  counts: Type.Optional(Counts),
+  heldDeletions: Type.Optional(HeldDeletions),
+  recentDeletions: Type.Optional(Type.Array(DeletionRecord, { maxItems: 50, description: 'Groups and users removed most recently.' })),
+  publicKey: Type.Optional(PublicKey),
+});
+export type DirectorySyncStatus = Static<typeof DirectorySyncStatus>;
+
+export const DirectorySyncKind: KindDefinition = {
+  kind: 'DirectorySync',
+  plural: 'directorysyncs',
+  singular: 'directorysync',
+  shortNames: ['dsync'],
+  description: 'Keeps Users and Groups in this namespace in step with one identity provider directory.',
+  spec: DirectorySyncSpec,
+  status: DirectorySyncStatus,
+  printerColumns: [
+    { name: 'Provider', type: 'string', jsonPath: '.spec.provider.type' },
+    { name: 'Ready', type: 'string', jsonPath: ".status.conditions[?(@.type==\"Ready\")].status" },
+    { name: 'Users', type: 'integer', jsonPath: '.status.counts.users' },
+    { name: 'Groups', type: 'integer', jsonPath: '.status.counts.groups' },
+    { name: 'Last Sync', type: 'date', jsonPath: '.status.lastSyncTime' },
+    { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+    { name: 'Status', type: 'string', jsonPath: ".status.conditions[?(@.type==\"Ready\")].message", priority: 1 },
+  ],
+};

@@ -1,0 +1,109 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { cel, Condition, type KindDefinition } from './common.js';
+
+export const PROTOCOLS = ['TCP', 'UDP', 'ICMP'] as const;
+
+const DNS_NAME = String.raw`^(\*\.)?([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)*[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`;
+
+export const Resource = Type.Object(
+  {
+    address: Type.String({
+      minLength: 1,
+      maxLength: 253,
+      description: 'A CIDR (10.0.0.0/8), an IP address, a DNS name (db.internal) or a wildcard DNS name (*.internal).',
+    }),
+    ports: Type.Optional(
+      Type.Array(
+        Type.String({
+          pattern: '^[0-9]{1,5}(-[0-9]{1,5})?$',
+          description: 'A port ("443") or an inclusive range ("8000-8100").',
+          'x-kubernetes-validations': [
+            {
+              rule: "self.split('-').all(p, int(p) >= 1 && int(p) <= 65535) && (self.split('-').size() == 1 || int(self.split('-')[0]) <= int(self.split('-')[1]))",
+              message: 'ports must be between 1 and 65535, and a range must go from low to high (e.g. 8000-8100)',
+            },
+          ],
+        } as any),
+        { maxItems: 64, description: 'Empty means every port.' },
+      ),
+    ),
+    protocols: Type.Optional(
+      Type.Array(Type.Union(PROTOCOLS.map((p) => Type.Literal(p))), { maxItems: 3, description: 'Empty means every protocol.' }),
+    ),
+  },
+  cel(
+    {
+      rule: `isCIDR(self.address) || isIP(self.address) || self.address.matches('${DNS_NAME.replace(/\\/g, '\\\\')}')`,
+      message: 'address must be a CIDR (10.0.0.0/8), an IP address, or a lower-case DNS name, optionally starting with "*." (e.g. *.corp.example.com)',
+      fieldPath: '.address',
+    },
+    {
+      rule: "!has(self.ports) || self.ports.size() == 0 || !has(self.protocols) || self.protocols.all(p, p != 'ICMP')",
+      message: 'ports cannot be combined with the ICMP protocol',
+    },
+  ),
+);
+
+export const GroupSelector = Type.Object(
+  {
+    name: Type.Optional(Type.String({ maxLength: 253, description: 'A Group object in this namespace.' })),
+    idpName: Type.Optional(Type.String({ maxLength: 1024, description: 'The group\'s name in the IdP.' })),
+    idpId: Type.Optional(Type.String({ maxLength: 512, description: 'The group\'s id in the IdP (survives renames).' })),
+    directory: Type.Optional(Type.String({ maxLength: 253, description: 'Limit idpName/idpId matching to one DirectorySync.' })),
+  },
+  cel({ rule: 'has(self.name) || has(self.idpName) || has(self.idpId)', message: 'group needs one of name, idpName or idpId' }),
+);
+
+export const PolicySpec = Type.Object({
+  description: Type.Optional(Type.String({ maxLength: 1024 })),
+  group: GroupSelector,
+  resources: Type.Array(Resource, { minItems: 1, maxItems: 256 }),
+});
+export type PolicySpec = Static<typeof PolicySpec>;
+
+/** A rule on a DirectorySync: one Policy per Group that matches. */
+export const PolicyRule = Type.Object(
+  {
+    name: Type.String({
+      minLength: 1,
+      maxLength: 40,
+      pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$',
+      description: 'Short name, used in the names of the Policies written for this rule.',
+    }),
+    groups: Type.Object(
+      {
+        names: Type.Optional(Type.Array(Type.String(), { maxItems: 256, description: 'IdP group names.' })),
+        patterns: Type.Optional(Type.Array(Type.String(), { maxItems: 64, description: 'Glob patterns on IdP group names.' })),
+        ids: Type.Optional(Type.Array(Type.String(), { maxItems: 256, description: 'IdP group ids.' })),
+      },
+      cel({ rule: 'has(self.names) || has(self.patterns) || has(self.ids)', message: 'groups needs names, patterns or ids' }),
+    ),
+    description: Type.Optional(Type.String({ maxLength: 1024 })),
+    resources: Type.Array(Resource, { minItems: 1, maxItems: 256 }),
+  },
+);
+
+export const PolicyStatus = Type.Object({
+  observedGeneration: Type.Optional(Type.Integer()),
+  conditions: Type.Optional(
+    Type.Array(Condition, { 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] } as any),
+  ),
+  resolvedGroup: Type.Optional(Type.String({ description: 'The Group object this Policy grants access through.' })),
+  memberCount: Type.Optional(Type.Integer({ description: 'People who get access through this Policy.' })),
+});
+
+export const PolicyKind: KindDefinition = {
+  kind: 'Policy',
+  plural: 'policies',
+  singular: 'policy',
+  shortNames: ['idppolicy'],
+  description: 'Grants the members of one Group access to network resources. Deleted with its Group.',
+  spec: PolicySpec,
+  status: PolicyStatus,
+  printerColumns: [
+    { name: 'Group', type: 'string', jsonPath: '.status.resolvedGroup' },
+    { name: 'Members', type: 'integer', jsonPath: '.status.memberCount' },
+    { name: 'Ready', type: 'string', jsonPath: ".status.conditions[?(@.type==\"Ready\")].status" },
+    { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+  ],
+};

@@ -1,0 +1,7 @@
+// Maps spec.provider.type to its driver. Each driver lives in src/providers/<idp>/.
+import type { DriverFactory } from './types.js';
+import { createOktaDriver } from './okta/driver.js';
+
+export const DRIVERS: Record<string, DriverFactory> = {
+  okta: createOktaDriver,
+};

@@ -1,0 +1,93 @@
+// The contract between identity-provider drivers and the rest of the operator.
+// Drivers know HTTP and their IdP; they know nothing of Kubernetes.
+
+export type UserState = 'Active' | 'Suspended' | 'Deleted';
+
+export interface DirectoryUser {
+  /** Stable id assigned by the IdP. */
+  id: string;
+  /** Sign-in name (usually an email address). */
+  login: string;
+  email?: string;
+  displayName?: string;
+  state: UserState;
+  /** The IdP's own word for the state (e.g. Okta "LOCKED_OUT"), for humans. */
+  idpStatus?: string;
+  /** Organisational unit id the user sits in directly, where the IdP has OUs. */
+  orgUnitId?: string;
+}
+
+export type GroupKind = 'Group' | 'OrgUnit';
+
+export interface DirectoryGroup {
+  id: string;
+  name: string;
+  kind: GroupKind;
+  description?: string;
+  /** Users that are members directly (not through a nested group). */
+  memberUserIds: string[];
+  /** Groups that are members of this group (nesting): their members are ours too. */
+  memberGroupIds: string[];
+}
+
+/**
+ * A complete, immutable picture of one directory at one moment.
+ * A driver returns a snapshot or throws; it never returns a partial one.
+ */
+export interface DirectorySnapshot {
+  users: DirectoryUser[];
+  groups: DirectoryGroup[];
+  /** HTTP requests made to the IdP to build this snapshot (token requests included). */
+  apiCalls: number;
+  /**
+   * Opaque state a driver wants back on the next fetch (e.g. Entra delta links).
+   * Stored by the operator in a Secret it owns; at most a few KiB.
+   */
+  cursor?: Record<string, string>;
+}
+
+export interface FetchOptions {
+  /** Cursor returned by the previous successful fetch, if any. */
+  cursor?: Record<string, string>;
+  /** Include organisational units as Groups of kind OrgUnit (where the IdP has them). */
+  syncOrgUnits: boolean;
+  signal?: AbortSignal;
+}
+
+export interface VerifyCheck {
+  /** What was checked, in the IdP's own terms (e.g. "okta.groups.read", "GET /api/v1/groups"). */
+  name: string;
+  ok: boolean;
+  /** The permission/scope that is missing, in the IdP's own terms, when not ok. */
+  missing?: string;
+  message?: string;
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  checks: VerifyCheck[];
+}
+
+export interface ProviderDriver {
+  readonly type: string;
+  fetch(options: FetchOptions): Promise<DirectorySnapshot>;
+  /** Calls each endpoint the driver needs once with a minimal page. Never throws for a 401/403: reports it. */
+  verify(signal?: AbortSignal): Promise<VerifyResult>;
+}
+
+/** Everything a driver factory gets: the provider block of the spec and the Secret's data. */
+export interface DriverContext<Settings = Record<string, unknown>> {
+  settings: Settings;
+  /** Decoded Secret data (key → UTF-8 string). Never log these values. */
+  credentials: Record<string, string>;
+  /** PEM CA bundle to trust in addition to the system roots. */
+  caBundle?: string;
+  /** Permit http:// URLs to loopback addresses (emulators, local development). */
+  allowInsecureLoopback?: boolean;
+  /** Injected for tests; defaults to Date.now. */
+  now?: () => number;
+  /** Injected for tests; defaults to a real timer. */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+}
+
+export type DriverFactory = (ctx: DriverContext<any>) => ProviderDriver;
