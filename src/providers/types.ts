@@ -68,6 +68,11 @@ export interface VerifyResult {
   checks: VerifyCheck[];
 }
 
+/**
+ * One driver instance serves one directory. The controller keeps the instance across syncs while the
+ * DirectorySync's provider settings and its Secret are unchanged, so a driver may keep incremental
+ * state (delta links and the last full picture) in memory; after a restart its first fetch is a full one.
+ */
 export interface ProviderDriver {
   readonly type: string;
   fetch(options: FetchOptions): Promise<DirectorySnapshot>;
