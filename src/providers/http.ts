@@ -26,8 +26,11 @@ export interface IdpHttpOptions {
   pauseFromHeaders?: (headers: Headers, now: number) => number | undefined;
   /** Extracts the IdP's own error text from an error body, for status and events. */
   errorText?: (body: unknown, status: number) => string | undefined;
-  /** Classifies a non-2xx response the default mapping would get wrong (e.g. Google's 403 quota). */
-  classify?: (status: number, body: unknown, headers: Headers) => IdpSyncError | undefined;
+  /**
+   * Classifies a non-2xx response the default mapping would get wrong (e.g. Google's 403 quota).
+   * `where` describes the request (origin and path, no query) for the error message.
+   */
+  classify?: (status: number, body: unknown, headers: Headers, where: string) => IdpSyncError | undefined;
   now?: () => number;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   random?: () => number;
@@ -200,7 +203,7 @@ export class IdpHttpClient {
   }
 
   private toError(res: Response, body: unknown, where: string): IdpSyncError {
-    const custom = this.options.classify?.(res.status, body, res.headers);
+    const custom = this.options.classify?.(res.status, body, res.headers, where);
     if (custom) return custom;
     const idpText = this.options.errorText?.(body, res.status);
     const detail = `${this.options.idpName}: ${where} answered ${res.status}${idpText ? `: ${idpText}` : ''}`;
