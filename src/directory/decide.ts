@@ -1,0 +1,396 @@
+// The pure heart of a sync: from the DirectorySync, a complete IdP snapshot, the objects that exist now
+// and the time, decide which Users and Groups to write, which to delete, which deletions the guard holds
+// back, which events to emit and what the counts are. No I/O here; the apply step writes the result.
+import type { DirectorySnapshot, DirectoryGroup, DirectoryUser } from '../providers/types.js';
+import {
+  ANNOTATIONS,
+  MAX_LISTED_MEMBERS,
+  type DirectorySyncSpec,
+  type DirectorySyncStatus,
+  type Group,
+  type GroupSpec,
+  type User,
+  type UserSpec,
+  type UserStatus,
+} from '../api/v1alpha1/index.js';
+import { flattenGroups } from './flatten.js';
+import { globToRegExp, objectName, shortHash } from './naming.js';
+import { parseDuration } from '../util/duration.js';
+
+export interface DirectoryRef {
+  name: string;
+  namespace: string;
+  annotations: Record<string, string>;
+  spec: DirectorySyncSpec;
+}
+
+export interface DecideInput {
+  directory: DirectoryRef;
+  snapshot: DirectorySnapshot;
+  existingUsers: readonly User[];
+  existingGroups: readonly Group[];
+  now: Date;
+}
+
+export type OperatorUserSpec = Omit<UserSpec, 'role'>;
+
+export interface UserWrite {
+  name: string;
+  spec: OperatorUserSpec;
+  status: UserStatus;
+  writeSpec: boolean;
+  writeStatus: boolean;
+}
+
+export interface GroupWrite {
+  name: string;
+  spec: GroupSpec;
+}
+
+export interface Deletion {
+  kind: 'User' | 'Group';
+  name: string;
+  idpId: string;
+  displayName: string;
+  reason: 'DeletedInIdp' | 'FilteredOut' | 'RetentionExpired';
+}
+
+export interface PlannedEvent {
+  kind: 'DirectorySync' | 'User' | 'Group';
+  /** Object name; for the DirectorySync, its own name. */
+  name: string;
+  type: 'Normal' | 'Warning';
+  reason: string;
+  note: string;
+}
+
+export interface Revocation {
+  user: string;
+  login: string;
+  reason: 'Suspended' | 'Deleted' | 'RemovedFromGroups';
+  groups: string[];
+}
+
+export type HeldDeletions = NonNullable<DirectorySyncStatus['heldDeletions']>;
+export type Counts = NonNullable<DirectorySyncStatus['counts']>;
+
+export interface Plan {
+  users: UserWrite[];
+  groups: GroupWrite[];
+  deletions: Deletion[];
+  held?: HeldDeletions;
+  events: PlannedEvent[];
+  revocations: Revocation[];
+  counts: Counts;
+}
+
+export const DEFAULT_DELETION = {
+  userRetention: '720h',
+  maxDeletionPercent: 25,
+  guardMinimum: 10,
+  policy: 'Delete' as 'Delete' | 'Orphan',
+};
+
+export function decide(input: DecideInput): Plan {
+  const { directory, snapshot, now } = input;
+  const spec = directory.spec;
+  const deletion = { ...DEFAULT_DELETION, ...spec.deletion };
+  const nowIso = now.toISOString();
+  const usersById = new Map(snapshot.users.map((u) => [u.id, u]));
+  const activeIds = new Set(snapshot.users.filter((u) => u.state === 'Active').map((u) => u.id));
+
+  const groups = snapshot.groups.filter((g) => spec.syncOrgUnits || g.kind !== 'OrgUnit');
+  const flat = flattenGroups(groups, (id) => activeIds.has(id));
+  const synced = groups.filter(groupFilter(spec));
+  const syncedIds = new Set(synced.map((g) => g.id));
+
+  const existingGroupByIdp = new Map(input.existingGroups.map((g) => [g.spec.idpId, g]));
+  const existingUserByIdp = new Map(input.existingUsers.map((u) => [u.spec.idpId, u]));
+  const groupName = new Map(synced.map((g) => [g.id, existingGroupByIdp.get(g.id)?.metadata.name ?? objectName(directory.name, g.name, g.id)]));
+  const userName = (u: DirectoryUser) => existingUserByIdp.get(u.id)?.metadata.name ?? objectName(directory.name, u.login, u.id);
+
+  // Which synced groups each active user is in, after flattening.
+  const groupsOfUser = new Map<string, string[]>();
+  for (const g of synced) {
+    for (const userId of flat.get(g.id)!.members) {
+      const list = groupsOfUser.get(userId) ?? [];
+      list.push(groupName.get(g.id)!);
+      groupsOfUser.set(userId, list);
+    }
+  }
+
+  const plan: Plan = { users: [], groups: [], deletions: [], events: [], revocations: [], counts: emptyCounts() };
+
+  // Groups.
+  for (const g of synced) {
+    const f = flat.get(g.id)!;
+    const logins = [...f.members].map((id) => usersById.get(id)!.login).sort();
+    const desired: GroupSpec = {
+      directory: directory.name,
+      idpId: g.id,
+      displayName: g.name,
+      kind: g.kind,
+      ...(g.description ? { description: g.description } : {}),
+      memberCount: f.members.size,
+      directMemberCount: g.memberUserIds.filter((id) => activeIds.has(id)).length,
+      members: logins.slice(0, MAX_LISTED_MEMBERS),
+      parents: namesOf(f.parents, groupName),
+      children: namesOf(f.children, groupName),
+    };
+    const existing = existingGroupByIdp.get(g.id);
+    if (!existing || !sameJson(pickGroupSpec(existing.spec), desired)) plan.groups.push({ name: groupName.get(g.id)!, spec: desired });
+  }
+  const goneGroups: Deletion[] = input.existingGroups
+    .filter((g) => !syncedIds.has(g.spec.idpId))
+    .map((g) => ({
+      kind: 'Group',
+      name: g.metadata.name!,
+      idpId: g.spec.idpId,
+      displayName: g.spec.displayName,
+      reason: groups.some((x) => x.id === g.spec.idpId) ? 'FilteredOut' : 'DeletedInIdp',
+    }));
+
+  // Users.
+  const roleOf = roleResolver(spec, synced, flat);
+  const newlyDeleted: { user: User; write: UserWrite }[] = [];
+  for (const u of snapshot.users) {
+    const existing = existingUserByIdp.get(u.id);
+    const groupsNow = u.state === 'Active' ? (groupsOfUser.get(u.id) ?? []).sort() : [];
+    const write = userWrite(userName(u), directory.name, u, groupsNow, existing, roleOf, nowIso, deletion.userRetention);
+    trackUserTransition(plan, existing, write, u.login, directory.name);
+    pushIfChanged(plan, write);
+  }
+  const seenUserIds = new Set(snapshot.users.map((u) => u.id));
+  for (const existing of input.existingUsers) {
+    if (seenUserIds.has(existing.spec.idpId)) continue;
+    if (existing.spec.state === 'Deleted') {
+      const deleteAfter = existing.status?.deleteAfter;
+      if (deleteAfter && Date.parse(deleteAfter) <= now.getTime()) {
+        plan.deletions.push({ kind: 'User', name: existing.metadata.name!, idpId: existing.spec.idpId, displayName: existing.spec.login, reason: 'RetentionExpired' });
+      }
+      continue;
+    }
+    const gone: DirectoryUser = { id: existing.spec.idpId, login: existing.spec.login, email: existing.spec.email, displayName: existing.spec.displayName, state: 'Deleted', idpStatus: 'NotFound' };
+    const write = userWrite(existing.metadata.name!, directory.name, gone, [], existing, roleOf, nowIso, deletion.userRetention);
+    newlyDeleted.push({ user: existing, write });
+  }
+
+  // The mass-deletion guard: vanished users and groups are held back when too many go at once.
+  const liveUsers = input.existingUsers.filter((u) => u.spec.state !== 'Deleted').length;
+  const holdUsers = exceedsGuard(newlyDeleted.length, liveUsers, deletion);
+  const holdGroups = exceedsGuard(goneGroups.length, input.existingGroups.length, deletion);
+  const heldNames = [...(holdUsers ? newlyDeleted.map((d) => d.user.metadata.name!) : []), ...(holdGroups ? goneGroups.map((g) => g.name) : [])].sort();
+  const token = heldNames.length ? shortHash(...heldNames) : '';
+  const approved = token !== '' && directory.annotations[ANNOTATIONS.approveDeletions] === token;
+
+  if (heldNames.length && !approved) {
+    plan.held = {
+      users: holdUsers ? newlyDeleted.length : 0,
+      groups: holdGroups ? goneGroups.length : 0,
+      token,
+      sample: heldNames.slice(0, 20),
+    };
+    plan.events.push({
+      kind: 'DirectorySync',
+      name: directory.name,
+      type: 'Warning',
+      reason: 'DeletionsHeld',
+      note: `Held back ${heldMessage(plan.held)}; approve with: kubectl annotate directorysync ${directory.name} ${ANNOTATIONS.approveDeletions}=${token} --overwrite`,
+    });
+  }
+  if (!holdUsers || approved) {
+    for (const { user, write } of newlyDeleted) {
+      trackUserTransition(plan, user, write, user.spec.login, directory.name);
+      pushIfChanged(plan, write);
+    }
+  }
+  if (!holdGroups || approved) {
+    for (const g of goneGroups) {
+      plan.deletions.push(g);
+      plan.events.push({
+        kind: 'DirectorySync',
+        name: directory.name,
+        type: 'Normal',
+        reason: g.reason === 'DeletedInIdp' ? 'GroupDeleted' : 'GroupFilteredOut',
+        note: `Group ${g.displayName} (${g.name}) ${g.reason === 'DeletedInIdp' ? 'was deleted in the IdP' : 'no longer matches spec.groups'}: deleted, with the Policies that granted access through it`,
+      });
+    }
+  }
+
+  summariseRevocations(plan, directory.name);
+  plan.counts = countObjects(input, plan, synced.length, groupsOfUser, holdUsers && !approved);
+  return plan;
+}
+
+function userWrite(
+  name: string,
+  directory: string,
+  u: DirectoryUser,
+  groups: string[],
+  existing: User | undefined,
+  roleOf: (u: DirectoryUser, existing?: User) => { role: 'User' | 'Admin'; source: string },
+  nowIso: string,
+  retention: string,
+): UserWrite {
+  const spec: OperatorUserSpec = {
+    directory,
+    idpId: u.id,
+    login: u.login,
+    ...(u.email ? { email: u.email } : {}),
+    ...(u.displayName ? { displayName: u.displayName } : {}),
+    state: u.state,
+    ...(u.idpStatus ? { idpStatus: u.idpStatus } : {}),
+    groups,
+  };
+  const before = existing?.status ?? {};
+  const stateChanged = !existing || existing.spec.state !== u.state;
+  const lostGroups = (existing?.spec.groups ?? []).filter((g) => !groups.includes(g));
+  const { role, source } = roleOf(u, existing);
+  const status: UserStatus = {
+    role,
+    roleSource: source,
+    stateSince: stateChanged ? nowIso : (before.stateSince ?? nowIso),
+    ...(lostGroups.length && existing ? { revokedAt: nowIso } : before.revokedAt ? { revokedAt: before.revokedAt } : {}),
+    ...(u.state === 'Deleted'
+      ? { deleteAfter: stateChanged || !before.deleteAfter ? new Date(Date.parse(nowIso) + parseDuration(retention)).toISOString() : before.deleteAfter }
+      : {}),
+  };
+  return {
+    name,
+    spec,
+    status,
+    writeSpec: !existing || !sameJson(pickUserSpec(existing.spec), spec),
+    writeStatus: !existing || !sameJson(existing.status ?? {}, status),
+  };
+}
+
+function pushIfChanged(plan: Plan, write: UserWrite): void {
+  if (write.writeSpec || write.writeStatus) plan.users.push(write);
+}
+
+function trackUserTransition(plan: Plan, existing: User | undefined, write: UserWrite, login: string, directory: string): void {
+  const to = write.spec.state;
+  const from = existing?.spec.state;
+  const lost = (existing?.spec.groups ?? []).filter((g) => !write.spec.groups.includes(g));
+  if (existing && from !== to && to !== 'Active') {
+    plan.revocations.push({ user: write.name, login, reason: to === 'Deleted' ? 'Deleted' : 'Suspended', groups: lost });
+    plan.events.push({
+      kind: 'User',
+      name: write.name,
+      type: 'Warning',
+      reason: to === 'Deleted' ? 'UserDeleted' : 'UserSuspended',
+      note: `${login} ${to === 'Deleted' ? 'was deleted in the IdP' : 'is suspended in the IdP'}: removed from ${lost.length} group(s), access revoked`,
+    });
+  } else if (existing && from !== 'Active' && to === 'Active') {
+    plan.events.push({ kind: 'User', name: write.name, type: 'Normal', reason: 'UserRestored', note: `${login} is active again in the IdP (directory ${directory})` });
+  } else if (existing && lost.length) {
+    plan.revocations.push({ user: write.name, login, reason: 'RemovedFromGroups', groups: lost });
+    plan.events.push({ kind: 'User', name: write.name, type: 'Normal', reason: 'MembershipRevoked', note: `${login} left ${lost.join(', ')}`.slice(0, 1000) });
+  }
+}
+
+function summariseRevocations(plan: Plan, directory: string): void {
+  const users = plan.revocations.filter((r) => r.reason !== 'RemovedFromGroups');
+  if (!users.length) return;
+  const sample = users.slice(0, 10).map((r) => `${r.login} (${r.reason.toLowerCase()})`).join(', ');
+  plan.events.push({
+    kind: 'DirectorySync',
+    name: directory,
+    type: 'Warning',
+    reason: 'AccessRevoked',
+    note: `Revoked access for ${users.length} user(s): ${sample}${users.length > 10 ? ', …' : ''}`,
+  });
+}
+
+function roleResolver(spec: DirectorySyncSpec, groups: readonly DirectoryGroup[], flat: ReturnType<typeof flattenGroups>) {
+  const admins = new Map<string, string>();
+  for (const mapping of spec.roleMappings ?? []) {
+    if (mapping.role !== 'Admin') continue;
+    for (const g of groups) {
+      if (g.name !== mapping.group && g.id !== mapping.group) continue;
+      for (const userId of flat.get(g.id)!.members) if (!admins.has(userId)) admins.set(userId, g.name);
+    }
+  }
+  return (u: DirectoryUser, existing?: User): { role: 'User' | 'Admin'; source: string } => {
+    if (existing?.spec.role) return { role: existing.spec.role, source: 'Override' };
+    const via = admins.get(u.id);
+    if (via !== undefined) return { role: 'Admin', source: `Mapping (${via})` };
+    return { role: 'User', source: 'Default' };
+  };
+}
+
+function groupFilter(spec: DirectorySyncSpec): (g: DirectoryGroup) => boolean {
+  const include = spec.groups?.include?.map(globToRegExp);
+  const exclude = (spec.groups?.exclude ?? []).map(globToRegExp);
+  const ids = new Set(spec.groups?.ids ?? []);
+  const restricted = (include && include.length > 0) || ids.size > 0;
+  return (g) => {
+    if (exclude.some((re) => re.test(g.name))) return false;
+    if (!restricted) return true;
+    return ids.has(g.id) || (include ?? []).some((re) => re.test(g.name));
+  };
+}
+
+function exceedsGuard(going: number, existing: number, deletion: typeof DEFAULT_DELETION): boolean {
+  if (going === 0 || going < deletion.guardMinimum || existing === 0) return false;
+  return (going * 100) / existing > deletion.maxDeletionPercent;
+}
+
+function heldMessage(held: HeldDeletions): string {
+  const parts = [];
+  if (held.users) parts.push(`${held.users} user deletion(s)`);
+  if (held.groups) parts.push(`${held.groups} group deletion(s)`);
+  return `${parts.join(' and ')}, more than the mass-deletion guard allows`;
+}
+
+/** Counts what the namespace holds once this plan is applied. */
+function countObjects(input: DecideInput, plan: Plan, groupCount: number, groupsOfUser: Map<string, string[]>, usersHeld: boolean): Counts {
+  const seen = new Set(input.snapshot.users.map((u) => u.id));
+  const expired = new Set(plan.deletions.filter((d) => d.reason === 'RetentionExpired').map((d) => d.name));
+  const final: { state: string; groups: number }[] = input.snapshot.users.map((u) => ({
+    state: u.state,
+    groups: u.state === 'Active' ? (groupsOfUser.get(u.id)?.length ?? 0) : 0,
+  }));
+  for (const existing of input.existingUsers) {
+    if (seen.has(existing.spec.idpId) || expired.has(existing.metadata.name!)) continue;
+    const kept = existing.spec.state !== 'Deleted' && usersHeld;
+    final.push({ state: kept ? existing.spec.state : 'Deleted', groups: kept ? existing.spec.groups.length : 0 });
+  }
+  const count = (state: string) => final.filter((u) => u.state === state).length;
+  return {
+    users: final.length,
+    activeUsers: count('Active'),
+    suspendedUsers: count('Suspended'),
+    deletedUsers: count('Deleted'),
+    groups: groupCount + (plan.held?.groups ?? 0),
+    memberships: final.reduce((n, u) => n + u.groups, 0),
+  };
+}
+
+function namesOf(ids: readonly string[], names: Map<string, string>): string[] {
+  return ids.map((id) => names.get(id)).filter((n): n is string => n !== undefined).sort();
+}
+
+function emptyCounts(): Counts {
+  return { users: 0, activeUsers: 0, suspendedUsers: 0, deletedUsers: 0, groups: 0, memberships: 0 };
+}
+
+function pickUserSpec(spec: UserSpec): OperatorUserSpec {
+  const { role: _role, ...rest } = spec;
+  return rest;
+}
+
+function pickGroupSpec(spec: GroupSpec): GroupSpec {
+  return spec;
+}
+
+/** Order-insensitive for object keys, order-sensitive for arrays (ours are sorted). */
+export function sameJson(a: unknown, b: unknown): boolean {
+  return canonical(a) === canonical(b);
+}
+
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_k, v) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([x], [y]) => (x < y ? -1 : 1))) : v,
+  );
+}
