@@ -240,7 +240,6 @@ describe('runtime/workqueue', () => {
 
     it('by default logs and retries a throwing key with backoff', async () => {
       logger.silent = true;
-      after(() => (logger.silent = false));
       let calls = 0;
       const running = runWorkers(q, 1, async () => {
         calls++;
@@ -254,6 +253,7 @@ describe('runtime/workqueue', () => {
       expect(q.failures('k')).to.equal(2);
       q.shutdown();
       await running;
+      logger.silent = false;
     });
   });
 
