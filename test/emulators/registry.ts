@@ -1,8 +1,10 @@
 // Every IdP emulator by provider type, for the demo, `idpsync render` tests and e2e suites.
 import type { DirectoryFixture } from './fixture.js';
 import type { EmulatorBase } from './common.js';
+import { GoogleWorkspaceEmulator } from './google/emulator.js';
 import { OktaEmulator } from './okta/emulator.js';
 
 export const EMULATORS: Record<string, (fixture: DirectoryFixture) => EmulatorBase> = {
+  googleWorkspace: (f) => new GoogleWorkspaceEmulator(f),
   okta: (f) => new OktaEmulator(f),
 };

@@ -1,0 +1,196 @@
+// How the driver gets an access token: a service account acting for an admin through domain-wide
+// delegation. It signs a JWT naming the admin (sub) and the scopes, and trades it at Google's token
+// endpoint with the JWT bearer grant (RFC 7523).
+import * as oidc from 'openid-client';
+import { importPKCS8, SignJWT } from 'jose';
+import { IdpSyncError, StallError, TransientError } from '../../errors.js';
+import { isLoopbackUrl, type IdpHttpClient } from '../http.js';
+import type { IssuedToken } from '../token.js';
+
+export const DEFAULT_TOKEN_URL = 'https://oauth2.googleapis.com/token';
+const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
+/** Google refuses assertions that live longer than an hour. */
+const ASSERTION_LIFETIME_S = 3600;
+
+/** The fields of a service account JSON key file that the driver uses. */
+export interface ServiceAccountKey {
+  client_email: string;
+  private_key: string;
+  private_key_id: string;
+  client_id?: string;
+  token_uri?: string;
+}
+
+/** Reads the Secret's serviceAccountKey. Messages name missing fields, never their values. */
+export function parseServiceAccountKey(text: string | undefined): ServiceAccountKey {
+  if (!text || text.trim() === '') {
+    throw new StallError('InvalidConfiguration', 'the Secret has no "serviceAccountKey" (the service account\'s JSON key file)');
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new StallError('InvalidConfiguration', 'Secret key "serviceAccountKey" is not JSON; it must hold the service account\'s JSON key file');
+  }
+  const key = parsed as Record<string, unknown>;
+  if (typeof key !== 'object' || key === null) {
+    throw new StallError('InvalidConfiguration', 'Secret key "serviceAccountKey" must be a JSON object (the service account key file)');
+  }
+  if (key.type !== undefined && key.type !== 'service_account') {
+    throw new StallError(
+      'InvalidConfiguration',
+      `Secret key "serviceAccountKey" is a "${String(key.type)}" credential; create a key for a service account (type "service_account")`,
+    );
+  }
+  const missing = ['client_email', 'private_key', 'private_key_id'].filter((f) => typeof key[f] !== 'string' || key[f] === '');
+  if (missing.length > 0) {
+    throw new StallError('InvalidConfiguration', `Secret key "serviceAccountKey" lacks ${missing.join(', ')}; use the JSON key file as Google downloads it`);
+  }
+  return key as unknown as ServiceAccountKey;
+}
+
+export interface AssertionClaims {
+  serviceAccount: string;
+  subject: string;
+  scopes: string[];
+  audience: string;
+  keyId: string;
+  /** Seconds since the epoch. */
+  issuedAt: number;
+}
+
+export async function signAssertion(claims: AssertionClaims, key: CryptoKey): Promise<string> {
+  return new SignJWT({ scope: claims.scopes.join(' ') })
+    .setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid: claims.keyId })
+    .setIssuer(claims.serviceAccount)
+    .setSubject(claims.subject)
+    .setAudience(claims.audience)
+    .setIssuedAt(claims.issuedAt)
+    .setExpirationTime(claims.issuedAt + ASSERTION_LIFETIME_S)
+    .sign(key);
+}
+
+export interface DelegationSettings {
+  key: ServiceAccountKey;
+  /** Admin the service account acts as. */
+  impersonate: string;
+  tokenUrl: URL;
+  allowInsecureLoopback?: boolean;
+  now: () => number;
+}
+
+export class DelegatedTokenIssuer {
+  private signingKey?: Promise<CryptoKey>;
+  private config?: oidc.Configuration;
+
+  constructor(
+    private readonly settings: DelegationSettings,
+    private readonly http: IdpHttpClient,
+  ) {}
+
+  get tokenUrl(): string {
+    return this.settings.tokenUrl.href;
+  }
+
+  /** Asks Google for a token carrying exactly these scopes. */
+  async issue(scopes: string[]): Promise<IssuedToken> {
+    const { key, impersonate, tokenUrl, now } = this.settings;
+    const assertion = await signAssertion(
+      {
+        serviceAccount: key.client_email,
+        subject: impersonate,
+        scopes,
+        audience: tokenUrl.href,
+        keyId: key.private_key_id,
+        issuedAt: Math.floor(now() / 1000),
+      },
+      await this.privateKey(),
+    );
+    try {
+      const res = await oidc.genericGrantRequest(this.configuration(), JWT_BEARER, { assertion });
+      return { accessToken: res.access_token, expiresIn: res.expires_in };
+    } catch (err) {
+      throw tokenError(err, { scopes, serviceAccount: key.client_email, impersonate });
+    }
+  }
+
+  private privateKey(): Promise<CryptoKey> {
+    this.signingKey ??= importPKCS8(this.settings.key.private_key, 'RS256').catch(() => {
+      throw new StallError(
+        'InvalidConfiguration',
+        'the private_key in Secret key "serviceAccountKey" is not a PKCS#8 RSA private key; use the JSON key file as Google downloads it',
+      );
+    });
+    return this.signingKey;
+  }
+
+  private configuration(): oidc.Configuration {
+    if (this.config) return this.config;
+    const { key, tokenUrl, allowInsecureLoopback } = this.settings;
+    // No discovery: Google's token endpoint is fixed, and the client proves itself with the assertion.
+    const config = new oidc.Configuration(
+      { issuer: 'https://accounts.google.com', token_endpoint: tokenUrl.href },
+      key.client_id ?? key.client_email,
+      {},
+      oidc.None(),
+    );
+    config[oidc.customFetch] = this.http.fetch;
+    if (allowInsecureLoopback && isLoopbackUrl(tokenUrl)) oidc.allowInsecureRequests(config);
+    this.config = config;
+    return config;
+  }
+}
+
+interface TokenRequestContext {
+  scopes: string[];
+  serviceAccount: string;
+  impersonate: string;
+}
+
+/** Maps a failed token request to a typed error that carries Google's own words and says what to fix. */
+export function tokenError(err: unknown, ctx: TokenRequestContext): IdpSyncError {
+  if (err instanceof IdpSyncError) return err;
+  if (err instanceof oidc.ResponseBodyError) {
+    const said = `${err.error}${err.error_description ? `: ${err.error_description}` : ''}`;
+    if (err.status === 429) return new TransientError('RateLimited', `Google token endpoint answered 429: ${said}`);
+    if (err.status >= 500) return new TransientError('IdpUnavailable', `Google token endpoint answered ${err.status}: ${said}`);
+    switch (err.error) {
+      case 'unauthorized_client':
+        return new StallError(
+          'AccessDenied',
+          `Google refused to delegate to service account ${ctx.serviceAccount} (${said}). In the Admin console, under Security › ` +
+            `Access and data control › API controls › Manage domain-wide delegation, authorise the service account's client ID ` +
+            `for these scopes: ${ctx.scopes.join(',')}`,
+          { missingPermission: ctx.scopes.join(' ') },
+        );
+      case 'invalid_grant':
+      case 'invalid_client':
+        return new StallError(
+          'InvalidCredentials',
+          `Google rejected the service account credentials (${said}). Check that Secret key "serviceAccountKey" is a current key ` +
+            `of ${ctx.serviceAccount}, that the service account exists, and that ${ctx.impersonate} (spec.provider.googleWorkspace.impersonate) ` +
+            `is a user of the Workspace account.`,
+        );
+      default:
+        return new StallError('InvalidConfiguration', `Google token endpoint answered ${err.status}: ${said}`);
+    }
+  }
+  const e = err as Error & { code?: string; cause?: unknown };
+  if (e instanceof oidc.ClientError && e.code === 'OAUTH_RESPONSE_IS_NOT_CONFORM') {
+    const status = e.cause instanceof Response ? e.cause.status : undefined;
+    const detail = `Google token endpoint answered ${status ?? 'an unexpected status'}`;
+    if (status === 429) return new TransientError('RateLimited', detail, { cause: err });
+    if (status !== undefined && status < 500 && status !== 408) return new StallError('InvalidConfiguration', detail, { cause: err });
+    return new TransientError('IdpUnavailable', detail, { cause: err });
+  }
+  if (e instanceof oidc.ClientError && e.code === 'OAUTH_TIMEOUT') {
+    return new TransientError('Timeout', 'Google token endpoint timed out', { cause: err });
+  }
+  if (e instanceof oidc.ClientError && e.code !== undefined && e.code.startsWith('OAUTH_') && e.code !== 'OAUTH_ABORT') {
+    return new TransientError('MalformedResponse', `Google token endpoint gave an unusable answer: ${e.message}`, { cause: err });
+  }
+  const cause = e?.cause as { code?: string; message?: string } | undefined;
+  return new TransientError('NetworkError', `Google token endpoint could not be reached: ${cause?.code ?? cause?.message ?? e?.message ?? String(err)}`, {
+    cause: err,
+  });
+}
