@@ -1,0 +1,73 @@
+// Reads an Okta org (or the part of it assigned to one app) into users and groups.
+import type { DirectoryGroup, DirectoryUser } from '../types.js';
+import type { OktaApi } from './api.js';
+import { appGroupRef, embeddedUser, requireGroup, toGroup, toUser, userId } from './model.js';
+
+/** Page sizes: Okta's recommended 200, or the maximum where a bigger page costs the same. */
+export const PAGE_SIZE = { users: 200, groups: 200, members: 200, appUsers: 500, appGroups: 200 } as const;
+
+export interface Directory {
+  users: DirectoryUser[];
+  groups: DirectoryGroup[];
+}
+
+/**
+ * The whole org. Okta leaves DEPROVISIONED users out of an unfiltered list, so a deactivated user
+ * simply disappears and the operator treats it as deleted.
+ */
+export async function readOrg(api: OktaApi, signal: AbortSignal): Promise<Directory> {
+  const [rawUsers, rawGroups] = await Promise.all([
+    api.list(api.url('/api/v1/users', { limit: PAGE_SIZE.users }), 'okta.users.read', { signal }),
+    api.list(api.url('/api/v1/groups', { limit: PAGE_SIZE.groups }), 'okta.groups.read', { signal }),
+  ]);
+  const users = rawUsers!.map(toUser);
+  const groups = await withMembers(api, rawGroups!, new Set(users.map((u) => u.id)), signal);
+  return { users, groups };
+}
+
+/**
+ * Only what is assigned to one app: its users (directly or through a group) and its groups, with
+ * members narrowed to the app's users.
+ */
+export async function readApp(api: OktaApi, appId: string, signal: AbortSignal): Promise<Directory> {
+  const app = `/api/v1/apps/${encodeURIComponent(appId)}`;
+  const [rawAppUsers, rawAppGroups] = await Promise.all([
+    api.list(api.url(`${app}/users`, { expand: 'user', limit: PAGE_SIZE.appUsers }), 'okta.apps.read', { signal }),
+    api.list(api.url(`${app}/groups`, { expand: 'group', limit: PAGE_SIZE.appGroups }), 'okta.apps.read', { signal }),
+  ]);
+  const users = rawAppUsers!.map((item) => toUser(embeddedUser(item)));
+  const refs = rawAppGroups!.map(appGroupRef);
+  const rawGroups = await Promise.all(
+    refs.map(async (ref) => {
+      if (ref.group) return ref.group;
+      const res = await api.get(api.url(`/api/v1/groups/${encodeURIComponent(ref.id)}`), 'okta.groups.read', { signal, allowNotFound: true });
+      return res.status === 404 ? undefined : res.body;
+    }),
+  );
+  const groups = await withMembers(api, rawGroups.filter((g) => g !== undefined), new Set(users.map((u) => u.id)), signal);
+  return { users, groups };
+}
+
+/**
+ * Lists each group's members (IdpHttpClient bounds how many run at once). A group deleted while we
+ * read is left out, as it is gone; members we do not sync (deprovisioned, or not assigned to the
+ * app) are dropped so that no group points at a user the snapshot does not have.
+ */
+async function withMembers(api: OktaApi, rawGroups: unknown[], userIds: Set<string>, signal: AbortSignal): Promise<DirectoryGroup[]> {
+  const groups = rawGroups.map(requireGroup);
+  const lists = await Promise.all(
+    groups.map((g) =>
+      api.list(api.url(`/api/v1/groups/${encodeURIComponent(g.id)}/users`, { limit: PAGE_SIZE.members }), 'okta.groups.read', {
+        signal,
+        allowNotFound: true,
+      }),
+    ),
+  );
+  const result: DirectoryGroup[] = [];
+  groups.forEach((group, i) => {
+    const members = lists[i];
+    if (members === undefined) return;
+    result.push(toGroup(group, [...new Set(members.map(userId))].filter((id) => userIds.has(id))));
+  });
+  return result;
+}

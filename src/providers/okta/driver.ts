@@ -1,0 +1,90 @@
+// The Okta driver: settings and Secret in, complete directory snapshots out.
+import type { Static } from '@sinclair/typebox';
+import type { OktaSettings as OktaSettingsSchema } from '../../api/v1alpha1/directorysync.js';
+import { StallError } from '../../errors.js';
+import { checkUrlPolicy, IdpHttpClient } from '../http.js';
+import type { DirectorySnapshot, DriverContext, DriverFactory, FetchOptions, ProviderDriver, VerifyResult } from '../types.js';
+import { OktaApi, type OktaScope } from './api.js';
+import { ApiTokenAuthorizer, OAuthAuthorizer, type OktaAuthorizer } from './auth.js';
+import { readApp, readOrg } from './directory.js';
+import { classify, errorText, pauseFromHeaders } from './responses.js';
+import { verifyOkta } from './verify.js';
+
+/** spec.provider.okta */
+export type OktaSettings = Static<typeof OktaSettingsSchema>;
+
+/** Requests in flight at once: enough to hide latency, few enough to leave the org's rate limits to others. */
+const CONCURRENCY = 4;
+
+export function scopesFor(settings: Pick<OktaSettings, 'appId'>): OktaScope[] {
+  return settings.appId ? ['okta.users.read', 'okta.groups.read', 'okta.apps.read'] : ['okta.users.read', 'okta.groups.read'];
+}
+
+export const createOktaDriver: DriverFactory = (ctx: DriverContext<OktaSettings>): ProviderDriver => new OktaDriver(ctx);
+
+class OktaDriver implements ProviderDriver {
+  readonly type = 'okta';
+  private readonly http: IdpHttpClient;
+  private readonly api: OktaApi;
+  private readonly oauth?: OAuthAuthorizer;
+  private readonly scopes: OktaScope[];
+
+  constructor(private readonly ctx: DriverContext<OktaSettings>) {
+    const { settings, credentials } = ctx;
+    if (!settings?.domain && !settings?.baseUrl) {
+      throw new StallError('InvalidConfiguration', 'spec.provider.okta.domain is required');
+    }
+    const baseUrl = checkUrlPolicy(settings.baseUrl ?? `https://${settings.domain}`, ctx.allowInsecureLoopback, 'Okta base URL');
+    const now = ctx.now ?? Date.now;
+    this.http = new IdpHttpClient({
+      idpName: 'Okta',
+      caBundle: ctx.caBundle,
+      allowInsecureLoopback: ctx.allowInsecureLoopback,
+      concurrency: CONCURRENCY,
+      pauseFromHeaders: (headers, now) => pauseFromHeaders(headers, now, CONCURRENCY),
+      errorText,
+      classify: (status, body, headers, where) => classify(status, body, headers, where, now()),
+      now: ctx.now,
+      sleep: ctx.sleep,
+    });
+    this.scopes = scopesFor(settings);
+
+    let auth: OktaAuthorizer;
+    if (credentials.privateKey) {
+      if (!settings.clientId) throw new StallError('InvalidConfiguration', 'spec.provider.okta.clientId is required with a privateKey');
+      this.oauth = new OAuthAuthorizer(
+        { baseUrl, clientId: settings.clientId, keyId: settings.keyId, scopes: this.scopes, allowInsecureLoopback: ctx.allowInsecureLoopback, now },
+        credentials.privateKey,
+        this.http,
+      );
+      auth = this.oauth;
+    } else if (credentials.apiToken) {
+      auth = new ApiTokenAuthorizer(credentials.apiToken.trim());
+    } else {
+      throw new StallError(
+        'InvalidConfiguration',
+        'the Secret has neither "privateKey" (private key of the Okta API service app) nor "apiToken" (an Okta API token)',
+      );
+    }
+    this.api = new OktaApi(this.http, auth, baseUrl, this.oauth ? 'service app' : 'API token');
+  }
+
+  async fetch(options: FetchOptions): Promise<DirectorySnapshot> {
+    const callsBefore = this.http.calls;
+    // On the first failure, stop the requests still queued: the snapshot is lost anyway.
+    const abort = new AbortController();
+    const signal = options.signal ? AbortSignal.any([options.signal, abort.signal]) : abort.signal;
+    try {
+      const appId = this.ctx.settings.appId;
+      const { users, groups } = appId ? await readApp(this.api, appId, signal) : await readOrg(this.api, signal);
+      return { users, groups, apiCalls: this.http.calls - callsBefore };
+    } catch (err) {
+      abort.abort(err);
+      throw err;
+    }
+  }
+
+  verify(signal?: AbortSignal): Promise<VerifyResult> {
+    return verifyOkta(this.api, this.oauth, this.scopes, this.ctx.settings.appId, signal);
+  }
+}
