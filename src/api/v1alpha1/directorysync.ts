@@ -163,7 +163,7 @@ export const DirectorySyncSpec = Type.Object({
   groups: Type.Optional(GroupFilter),
   roleMappings: Type.Optional(Type.Array(RoleMapping, { maxItems: 64, description: 'Roles given by IdP group membership; Admin wins over User.' })),
   deletion: Type.Optional(DeletionSettings),
-  policies: Type.Optional(Type.Array(PolicyRule, { maxItems: 256, description: 'Policies the operator writes for matching groups.' })),
+  policies: Type.Optional(Type.Array(PolicyRule, { maxItems: 64, description: 'Policies the operator writes for matching groups.' })),
 }, cel({
   rule: "!has(self.credentialsRef.generateKeyPair) || !self.credentialsRef.generateKeyPair || self.provider.type == 'okta'",
   message: 'credentialsRef.generateKeyPair is only supported for provider.type okta (private_key_jwt)',
