@@ -4,9 +4,11 @@ import type { EmulatorBase } from './common.js';
 import { GoogleWorkspaceEmulator } from './google/emulator.js';
 import { OktaEmulator } from './okta/emulator.js';
 import { JumpCloudEmulator } from './jumpcloud/emulator.js';
+import { EntraEmulator } from './entra/emulator.js';
 
 export const EMULATORS: Record<string, (fixture: DirectoryFixture) => EmulatorBase> = {
   googleWorkspace: (f) => new GoogleWorkspaceEmulator(f),
   okta: (f) => new OktaEmulator(f),
   jumpcloud: (f) => new JumpCloudEmulator(f),
+  entra: (f) => new EntraEmulator(f),
 };
