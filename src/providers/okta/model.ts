@@ -14,19 +14,6 @@ export interface OktaGroup {
   profile: { name: string; description?: string | null };
 }
 
-/** An item of GET /api/v1/apps/{appId}/users?expand=user. */
-export interface OktaAppUser {
-  id: string;
-  scope?: 'USER' | 'GROUP';
-  _embedded?: { user?: OktaUser };
-}
-
-/** An item of GET /api/v1/apps/{appId}/groups?expand=group. */
-export interface OktaAppGroup {
-  id: string;
-  _embedded?: { group?: OktaGroup };
-}
-
 const STATES: Record<string, UserState> = {
   ACTIVE: 'Active',
   LOCKED_OUT: 'Active',

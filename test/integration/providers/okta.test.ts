@@ -241,6 +241,19 @@ describe('Okta driver against the Okta emulator', function () {
       expect(emulator.requests.some((r) => r.path === '/api/v1/apps/0oaapp1/users?expand=user&limit=500')).to.equal(true);
     });
 
+    it('asks for okta.apps.read, and verify() names it when it is not granted', async () => {
+      await start(seed);
+      const driver = driverFor(emulator.connection({ appId: 'app-idpsync' }));
+      const healthy = await driver.verify();
+      expect(healthy.ok, JSON.stringify(healthy.checks)).to.equal(true);
+      expect(healthy.checks.map((c) => c.name)).to.include('GET /api/v1/apps/app-idpsync/users');
+
+      emulator.grantedScopes.delete('okta.apps.read');
+      emulator.revokeTokens();
+      const denied = await driverFor(emulator.connection({ appId: 'app-idpsync' })).verify();
+      expect(denied.checks.filter((c) => !c.ok).map((c) => c.missing)).to.deep.equal(['okta.apps.read']);
+    });
+
     it('reports an unknown appId as a configuration problem', async () => {
       await start(seed);
       const err = await rejection(driverFor(emulator.connection({ appId: '0oanope' })).fetch({ syncOrgUnits: false }));

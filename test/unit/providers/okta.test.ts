@@ -1,6 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { expect } from 'chai';
-import { nextLink } from '../../../src/providers/http.js';
+import { nextLink, type IdpHttpClient } from '../../../src/providers/http.js';
+import { OktaApi } from '../../../src/providers/okta/api.js';
 import { toUser, userState } from '../../../src/providers/okta/model.js';
 import { classify, errorText, pauseFromHeaders } from '../../../src/providers/okta/responses.js';
 import { importPrivateKey, scopesNamedIn } from '../../../src/providers/okta/auth.js';
@@ -137,5 +138,60 @@ describe('Okta driver pieces', () => {
       expect((err as StallError).reason).to.equal('InvalidConfiguration');
       expect((err as StallError).message).to.not.include('BEGIN');
     });
+  });
+});
+
+describe('Okta list paging', () => {
+  const base = new URL('https://acme.okta.com');
+  const auth = { authorization: async () => 'SSWS t', withAuthorization: <T>(call: (a: string) => Promise<T>) => call('SSWS t') };
+
+  /** An IdpHttpClient stand-in answering from a table of pages keyed by URL. */
+  function apiWith(pages: Record<string, { body: unknown; link?: string }>) {
+    const asked: string[] = [];
+    const http = {
+      getJson: async (url: URL | string) => {
+        asked.push(String(url));
+        const page = pages[String(url)];
+        if (!page) throw new Error(`unexpected ${url}`);
+        return { status: 200, headers: new Headers(page.link ? { link: page.link } : {}), body: page.body };
+      },
+    };
+    return { api: new OktaApi(http as unknown as IdpHttpClient, auth, base, 'API token'), asked };
+  }
+
+  const first = 'https://acme.okta.com/api/v1/users?limit=2';
+  const second = 'https://acme.okta.com/api/v1/users?after=b&limit=2';
+
+  it('reads every page in order', async () => {
+    const { api, asked } = apiWith({
+      [first]: { body: [{ id: 'a' }, { id: 'b' }], link: `<${first}>; rel="self", <${second}>; rel="next"` },
+      [second]: { body: [{ id: 'c' }], link: `<${second}>; rel="self"` },
+    });
+    expect(await api.list(new URL(first), 'okta.users.read')).to.deep.equal([{ id: 'a' }, { id: 'b' }, { id: 'c' }]);
+    expect(asked).to.deep.equal([first, second]);
+  });
+
+  async function listError(pages: Record<string, { body: unknown; link?: string }>): Promise<TransientError> {
+    try {
+      await apiWith(pages).api.list(new URL(first), 'okta.users.read');
+    } catch (err) {
+      return err as TransientError;
+    }
+    throw new Error('expected a failure');
+  }
+
+  it('refuses a next link to another host, which would receive the credentials', async () => {
+    const err = await listError({ [first]: { body: [], link: '<https://evil.example.com/api/v1/users?after=b>; rel="next"' } });
+    expect(err.reason).to.equal('MalformedResponse');
+    expect(err.message).to.include('evil.example.com');
+  });
+
+  it('refuses a page that is not an array, and a next link going round in circles', async () => {
+    expect((await listError({ [first]: { body: { users: [] } } })).reason).to.equal('MalformedResponse');
+    const loop = await listError({
+      [first]: { body: [], link: `<${second}>; rel="next"` },
+      [second]: { body: [], link: `<${first}>; rel="next"` },
+    });
+    expect(loop.message).to.match(/already read/);
   });
 });
