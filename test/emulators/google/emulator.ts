@@ -262,7 +262,7 @@ export class GoogleWorkspaceEmulator extends EmulatorBase {
     if (typeof filter !== 'function') return filter;
     const view = this.view();
     const users = view.liveUsers().filter((u) => filter(u.login));
-    return this.page(req, 'users', 'admin#directory#users', users.map((u) => view.userResource(u)));
+    return this.page(req, 'users', 'admin#directory#users', users, (u) => view.userResource(u));
   }
 
   private listGroups(req: EmulatorRequest): EmulatorResponse {
@@ -270,14 +270,14 @@ export class GoogleWorkspaceEmulator extends EmulatorBase {
     if (typeof filter !== 'function') return filter;
     const view = this.view();
     const groups = this.directory.groups.filter((g) => filter(view.groupEmail(g)));
-    return this.page(req, 'groups', 'admin#directory#groups', groups.map((g) => view.groupResource(g)));
+    return this.page(req, 'groups', 'admin#directory#groups', groups, (g) => view.groupResource(g));
   }
 
   private listMembers(req: EmulatorRequest): EmulatorResponse {
     const view = this.view();
     const group = view.findGroup(req.params.groupKey);
     if (!group) return { status: 404, body: this.googleError(404, 'Resource Not Found: groupKey', 'notFound') };
-    return this.page(req, 'members', 'admin#directory#members', view.memberResources(group));
+    return this.page(req, 'members', 'admin#directory#members', view.memberResources(group), (m) => m);
   }
 
   private listOrgUnits(req: EmulatorRequest): EmulatorResponse {
@@ -298,7 +298,13 @@ export class GoogleWorkspaceEmulator extends EmulatorBase {
    * One page of a list. Like Google, an empty page has no array at all, only kind and etag; the page
    * token is opaque and bound to the list it came from.
    */
-  private page(req: EmulatorRequest, list: keyof typeof PAGE_LIMITS, kind: string, items: unknown[]): EmulatorResponse {
+  private page<T>(
+    req: EmulatorRequest,
+    list: keyof typeof PAGE_LIMITS,
+    kind: string,
+    items: T[],
+    toResource: (item: T) => unknown,
+  ): EmulatorResponse {
     const { fallback, max } = PAGE_LIMITS[list];
     const limit = limitParam(req.url, 'maxResults', fallback, Math.min(max, this.maxPageSize ?? max));
     let offset = 0;
@@ -309,8 +315,9 @@ export class GoogleWorkspaceEmulator extends EmulatorBase {
       offset = decoded;
     }
     const { page, more } = pageOf(items, offset, limit);
-    const body: Record<string, unknown> = { kind, etag: etag(page) };
-    if (page.length > 0) body[list] = page;
+    const resources = page.map(toResource);
+    const body: Record<string, unknown> = { kind, etag: etag(resources) };
+    if (resources.length > 0) body[list] = resources;
     if (more) body.nextPageToken = encodePageToken(offset + limit, req.url.pathname);
     return { body };
   }

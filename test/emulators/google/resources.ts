@@ -42,6 +42,18 @@ export interface OrgUnitResource {
   blockInheritance: boolean;
 }
 
+/** Users by id, per users array: a members page should not cost a pass over a 10,000-user directory. */
+const userIndex = new WeakMap<FixtureUser[], Map<string, FixtureUser>>();
+
+function usersById(users: FixtureUser[]): Map<string, FixtureUser> {
+  let index = userIndex.get(users);
+  if (!index || index.size !== users.length || users.some((u, i) => i % 97 === 0 && index!.get(u.id) !== u)) {
+    index = new Map(users.map((u) => [u.id, u]));
+    userIndex.set(users, index);
+  }
+  return index;
+}
+
 export class GoogleDirectoryView {
   constructor(
     private readonly fixture: DirectoryFixture,
@@ -89,7 +101,7 @@ export class GoogleDirectoryView {
 
   findGroup(key: string): FixtureGroup | undefined {
     const lower = key.toLowerCase();
-    return this.fixture.groups.find((g) => g.id === key || this.groupEmail(g) === lower);
+    return this.fixture.groups.find((g) => g.id === key) ?? this.fixture.groups.find((g) => this.groupEmail(g) === lower);
   }
 
   groupResource(group: FixtureGroup): Record<string, unknown> {
@@ -107,11 +119,11 @@ export class GoogleDirectoryView {
   }
 
   memberResources(group: FixtureGroup): Record<string, unknown>[] {
-    const users = new Map(this.liveUsers().map((u) => [u.id, u]));
+    const users = usersById(this.fixture.users);
     const members: Record<string, unknown>[] = [];
     for (const id of group.members ?? []) {
       const user = users.get(id);
-      if (!user) continue;
+      if (!user || user.state === 'deleted') continue;
       const suspended = user.state === 'suspended' || user.state === 'locked';
       members.push(this.member(id, user.login, 'USER', suspended ? 'SUSPENDED' : 'ACTIVE'));
     }
