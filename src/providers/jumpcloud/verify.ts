@@ -67,6 +67,6 @@ export async function verifyJumpCloud(api: JumpCloudApi, applicationId: string |
 function missingFor(err: IdpSyncError, probe: Probe): string | undefined {
   if (!(err instanceof StallError)) return undefined;
   if (err.reason === 'InvalidCredentials') return 'a valid API key (and x-org-id for a multi-tenant administrator)';
-  if (err.reason === 'AccessDenied') return probe.permission;
+  if (err.reason === 'AccessDenied') return err.missingPermission ?? probe.permission;
   return undefined;
 }

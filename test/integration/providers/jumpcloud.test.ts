@@ -275,6 +275,16 @@ describe('JumpCloud driver against the emulator', () => {
       expect(err.message).to.contain('administrator has no access to this organization');
     });
 
+    it('stalls with AccessDenied naming the permission when the key\'s administrator may not read groups', async () => {
+      const { emulator, driver } = await start(SEED);
+      emulator.faults = { failWith: 403, pathPattern: /^\/api\/v2\/usergroups$/ };
+      const err = (await failure(fetchAll(driver))) as StallError;
+      expect(err).to.be.instanceOf(StallError);
+      expect(err.reason).to.equal('AccessDenied');
+      expect(err.missingPermission).to.equal('view access to User Groups');
+      expect(err.message).to.contain('/api/v2/usergroups').and.contain('Injected failure');
+    });
+
     it('refuses to start without an apiKey in the Secret', () => {
       expect(() => new JumpCloudDriver({ settings: {}, credentials: {} })).to.throw(StallError, /apiKey/);
       expect(() => new JumpCloudDriver({ settings: {}, credentials: { apiKey: '  ' } })).to.throw(StallError, /apiKey/);

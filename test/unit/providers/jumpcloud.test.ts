@@ -10,7 +10,7 @@ import {
   type SystemUser,
 } from '../../../src/providers/jumpcloud/model.js';
 import { listAll, type Page } from '../../../src/providers/jumpcloud/paging.js';
-import { classifyFor, errorText } from '../../../src/providers/jumpcloud/responses.js';
+import { classifyFor, errorText, permissionFor } from '../../../src/providers/jumpcloud/responses.js';
 
 /** A server over `rows` that answers limit+skip requests, and can change `rows` between requests. */
 function pagedServer(rows: string[], opts: { withTotal?: boolean; beforeRequest?: (n: number, rows: string[]) => void } = {}) {
@@ -205,9 +205,27 @@ describe('JumpCloud errors', () => {
     expect(err!.message).to.contain('spec.provider.jumpcloud.orgId');
   });
 
+  it('turns a 403 into AccessDenied naming the permission the request needs', () => {
+    const where = 'https://console.jumpcloud.com/api/v2/usergroups/g1/members';
+    const err = classifyFor(undefined)(403, { message: 'Forbidden' }, new Headers(), where) as StallError;
+    expect(err.reason).to.equal('AccessDenied');
+    expect(err.missingPermission).to.equal('view access to User Groups');
+    expect(err.message).to.contain(where).and.contain('403: Forbidden');
+    expect(permissionFor('https://x/api/systemusers')).to.equal('view access to Users');
+    expect(permissionFor('https://x/api/v2/applications/a1/usergroups')).to.equal('view access to SSO Applications');
+  });
+
+  it('says when a 403 is about the organization rather than a permission', () => {
+    const err = classifyFor('abc')(403, { message: 'Forbidden: administrator has no access to this organization' }, new Headers(), 'x') as StallError;
+    expect(err.reason).to.equal('AccessDenied');
+    expect(err.message).to.contain('organization abc').and.contain('spec.provider.jumpcloud.orgId');
+    expect(err.missingPermission).to.equal(undefined);
+  });
+
   it('leaves other statuses to the default mapping', () => {
-    expect(classifyFor('o')(403, {}, new Headers(), 'x')).to.equal(undefined);
     expect(classifyFor('o')(429, {}, new Headers(), 'x')).to.equal(undefined);
+    expect(classifyFor('o')(500, {}, new Headers(), 'x')).to.equal(undefined);
+    expect(classifyFor('o')(404, {}, new Headers(), 'x')).to.equal(undefined);
   });
 });
 
