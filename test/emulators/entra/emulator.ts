@@ -6,7 +6,7 @@ import { decodeProtectedHeader, jwtVerify } from 'jose';
 import { EmulatorBase, limitParam, type EmulatorConnection, type EmulatorRequest, type EmulatorResponse, type RateLimitAnswer } from '../common.js';
 import type { DirectoryFixture } from '../fixture.js';
 import { selfSignedCertificate } from './certificate.js';
-import { graphView, groupChanges, memberObject, selectFrom, splitMembers, userChanges, type GraphView } from './view.js';
+import { graphView, GROUP_TYPE, groupChanges, memberObject, selectFrom, splitMembers, USER_TYPE, userChanges, type GraphView } from './view.js';
 
 export const ENTRA_PERMISSIONS = ['User.Read.All', 'GroupMember.Read.All', 'Application.Read.All'] as const;
 
@@ -327,9 +327,16 @@ export class EntraEmulator extends EmulatorBase {
   }
 
   private members(req: EmulatorRequest): EmulatorResponse {
-    const group = this.view().groups.get(req.params.id);
+    // Answered from the fixture directly: building the whole view for each group is too slow for big tenants.
+    const group = this.directory.groups.find((g) => g.id === req.params.id);
     if (!group) return this.graphError(404, `Resource '${req.params.id}' does not exist or one of its queried reference-property objects are not present.`);
-    const members = [...group.members].map(([id, type]) => memberObject(id, type) as { id: string });
+    const wanted = new Set(group.members ?? []);
+    const users = this.directory.users.filter((u) => wanted.has(u.id) && u.state !== 'deleted').map((u) => u.id);
+    const groupIds = new Set(this.directory.groups.map((g) => g.id));
+    const members = [
+      ...users.map((id) => memberObject(id, USER_TYPE)),
+      ...(group.groups ?? []).filter((id) => groupIds.has(id)).map((id) => memberObject(id, GROUP_TYPE)),
+    ] as { id: string }[];
     return this.list(req, members);
   }
 
