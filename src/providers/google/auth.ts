@@ -92,8 +92,36 @@ export class DelegatedTokenIssuer {
     return this.settings.tokenUrl.href;
   }
 
-  /** Asks Google for a token carrying exactly these scopes. */
+  /**
+   * Asks Google for a token carrying exactly these scopes. When Google refuses the delegation it
+   * does not say which scope is missing, so each scope is then tried alone to name the ones to authorise.
+   */
   async issue(scopes: string[]): Promise<IssuedToken> {
+    const ctx = {
+      scopes,
+      refused: scopes,
+      serviceAccount: this.settings.key.client_email,
+      clientId: this.settings.key.client_id,
+      impersonate: this.settings.impersonate,
+    };
+    try {
+      return await this.grant(scopes);
+    } catch (err) {
+      if (!isDelegationRefusal(err) || scopes.length === 1) throw tokenError(err, ctx);
+      const refused: string[] = [];
+      for (const scope of scopes) {
+        try {
+          await this.grant([scope]);
+        } catch (probeErr) {
+          if (!isDelegationRefusal(probeErr)) throw tokenError(probeErr, ctx);
+          refused.push(scope);
+        }
+      }
+      throw tokenError(err, { ...ctx, refused: refused.length > 0 ? refused : scopes });
+    }
+  }
+
+  private async grant(scopes: string[]): Promise<IssuedToken> {
     const { key, impersonate, tokenUrl, now } = this.settings;
     const assertion = await signAssertion(
       {
@@ -106,12 +134,8 @@ export class DelegatedTokenIssuer {
       },
       await this.privateKey(),
     );
-    try {
-      const res = await oidc.genericGrantRequest(this.configuration(), JWT_BEARER, { assertion });
-      return { accessToken: res.access_token, expiresIn: res.expires_in };
-    } catch (err) {
-      throw tokenError(err, { scopes, serviceAccount: key.client_email, impersonate });
-    }
+    const res = await oidc.genericGrantRequest(this.configuration(), JWT_BEARER, { assertion });
+    return { accessToken: res.access_token, expiresIn: res.expires_in };
   }
 
   private privateKey(): Promise<CryptoKey> {
@@ -142,9 +166,17 @@ export class DelegatedTokenIssuer {
 }
 
 interface TokenRequestContext {
+  /** Every scope the request asked for. */
   scopes: string[];
+  /** The ones Google would not delegate (all of them when unknown). */
+  refused: string[];
   serviceAccount: string;
+  clientId?: string;
   impersonate: string;
+}
+
+function isDelegationRefusal(err: unknown): boolean {
+  return err instanceof oidc.ResponseBodyError && err.error === 'unauthorized_client' && err.status < 500;
 }
 
 /** Maps a failed token request to a typed error that carries Google's own words and says what to fix. */
@@ -158,10 +190,11 @@ export function tokenError(err: unknown, ctx: TokenRequestContext): IdpSyncError
       case 'unauthorized_client':
         return new StallError(
           'AccessDenied',
-          `Google refused to delegate to service account ${ctx.serviceAccount} (${said}). In the Admin console, under Security › ` +
-            `Access and data control › API controls › Manage domain-wide delegation, authorise the service account's client ID ` +
-            `for these scopes: ${ctx.scopes.join(',')}`,
-          { missingPermission: ctx.scopes.join(' ') },
+          `Google refused to delegate to service account ${ctx.serviceAccount} (${said}): domain-wide delegation does not cover ` +
+            `${ctx.refused.join(', ')}. In the Admin console, under Security › Access and data control › API controls › ` +
+            `Manage domain-wide delegation, authorise client ID ${ctx.clientId ?? `of ${ctx.serviceAccount}`} for these scopes: ` +
+            ctx.scopes.join(','),
+          { missingPermission: ctx.refused.join(' ') },
         );
       case 'invalid_grant':
       case 'invalid_client':

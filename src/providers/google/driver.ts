@@ -140,7 +140,7 @@ export class GoogleWorkspaceDriver implements ProviderDriver {
       const membersUrl = this.membersUrl(api, firstGroup.id, '1');
       await probe('members', membersUrl, () => api.page(membersUrl, MEMBERS, signal));
     } else if (checks.at(-1)?.ok) {
-      checks.push({ name: 'GET admin/directory/v1/groups/{groupKey}/members', ok: true, message: 'no group to read members of' });
+      checks.push({ name: 'GET /admin/directory/v1/groups/{groupKey}/members', ok: true, message: 'no group to read members of' });
     }
     if (syncOrgUnits) {
       const unitsUrl = this.orgUnitsUrl(api);
@@ -149,32 +149,14 @@ export class GoogleWorkspaceDriver implements ProviderDriver {
     return { ok: checks.every((c) => c.ok), checks };
   }
 
-  /** Gets a token; when Google refuses the delegation, asks for each scope alone to name those not authorised. */
   private async verifyToken(syncOrgUnits: boolean): Promise<VerifyCheck> {
-    const { issuer } = this.resolve();
-    const name = `POST ${issuer.tokenUrl} (jwt-bearer as ${this.ctx.settings.impersonate})`;
+    const name = `POST ${this.resolve().issuer.tokenUrl} (jwt-bearer as ${this.ctx.settings.impersonate})`;
     try {
       await this.tokens(syncOrgUnits).get();
       return { name, ok: true };
     } catch (err) {
       if (!(err instanceof StallError)) throw err;
-      if (err.reason !== 'AccessDenied') return { name, ok: false, message: err.message };
-      const missing: string[] = [];
-      for (const scope of scopesFor(syncOrgUnits)) {
-        try {
-          await issuer.issue([scope]);
-        } catch (probeErr) {
-          if (!(probeErr instanceof StallError) || probeErr.reason !== 'AccessDenied') throw probeErr;
-          missing.push(scope);
-        }
-      }
-      const scopes = missing.length > 0 ? missing : scopesFor(syncOrgUnits);
-      return {
-        name,
-        ok: false,
-        missing: scopes.join(' '),
-        message: `domain-wide delegation does not cover ${scopes.join(', ')}: ${err.message}`,
-      };
+      return { name, ok: false, missing: err.missingPermission, message: err.message };
     }
   }
 

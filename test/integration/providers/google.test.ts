@@ -159,7 +159,7 @@ describe('Google Workspace driver against the emulator', function () {
       await driver.fetch({ syncOrgUnits: false });
       const err = await rejection(driver.fetch({ syncOrgUnits: true }));
       expect(err).to.be.instanceOf(StallError).with.property('reason', 'AccessDenied');
-      expect(err.message).to.include(SCOPES.orgUnits);
+      expect((err as StallError).missingPermission).to.equal(SCOPES.orgUnits);
     });
   });
 
@@ -271,8 +271,10 @@ describe('Google Workspace driver against the emulator', function () {
       const err = await rejection(driver.fetch({ syncOrgUnits: false }));
       expect(err).to.be.instanceOf(StallError).with.property('reason', 'AccessDenied');
       expect(err.message).to.include('unauthorized_client');
-      expect(err.message).to.include(SCOPES.members);
-      expect((err as StallError).missingPermission).to.include(SCOPES.members);
+      // Names the one that is missing, and the whole list to enter in the Admin console.
+      expect((err as StallError).missingPermission).to.equal(SCOPES.members);
+      expect(err.message).to.include(`does not cover ${SCOPES.members}.`);
+      expect(err.message).to.include([SCOPES.users, SCOPES.groups, SCOPES.members].join(','));
     });
 
     it('reports an impersonated user who is not an admin as AccessDenied naming the privilege', async () => {
