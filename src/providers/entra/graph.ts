@@ -54,6 +54,12 @@ function link(value: unknown, name: string, where: string, graphOrigin: string):
 }
 
 export class GraphClient {
+  /**
+   * Set after a 403. Tokens carry the permissions granted when they were issued, so once an admin
+   * has granted the missing one, only a new token sees it.
+   */
+  private refreshToken = false;
+
   constructor(
     private readonly http: IdpHttpClient,
     private readonly tokens: TokenCache,
@@ -70,12 +76,19 @@ export class GraphClient {
 
   /** One GET with the bearer token; `accept` lists statuses returned rather than thrown. */
   async get(url: string, permission: GraphPermission, signal?: AbortSignal, accept?: number[]) {
+    if (this.refreshToken) {
+      this.refreshToken = false;
+      await this.tokens.get(true);
+    }
     try {
       return await this.tokens.withToken((token) =>
         this.http.getJson(url, { headers: { authorization: `Bearer ${token}` }, signal, acceptStatuses: accept }),
       );
     } catch (err) {
-      if (err instanceof StallError && err.reason === 'AccessDenied') throw missingPermission(err, permission);
+      if (err instanceof StallError && err.reason === 'AccessDenied') {
+        this.refreshToken = true;
+        throw missingPermission(err, permission);
+      }
       throw err;
     }
   }

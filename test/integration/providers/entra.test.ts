@@ -194,6 +194,15 @@ describe('Entra driver against the Entra emulator', function () {
       expect(err.message).to.contain('Authorization_RequestDenied').and.to.contain('GroupMember.Read.All');
     });
 
+    it('sees a permission granted after a 403 on the next fetch (a new token carries it)', async () => {
+      emulator.permissions.delete('GroupMember.Read.All');
+      const d = driver();
+      await rejection(fetch(d));
+      emulator.permissions.add('GroupMember.Read.All');
+      const snapshot = await fetch(d);
+      expect(snapshot.groups).to.have.length(4);
+    });
+
     it('verify reports each missing permission without throwing', async () => {
       emulator.permissions.delete('User.Read.All');
       emulator.permissions.delete('Application.Read.All');
