@@ -64,9 +64,15 @@ export function classify(status: number, body: unknown, _headers: Headers, where
   const detail = `Google: ${where} answered ${status}${text ? `: ${text}` : ''}`;
   if (isQuotaError(status, body)) return new TransientError('RateLimited', detail);
   if (status !== 403) return undefined;
+  const error = readGoogleError(body);
+  if (error.reason === 'accessNotConfigured') {
+    return new StallError('AccessDenied', `${detail}. Enable the Admin SDK API in the service account's Google Cloud project`, {
+      missingPermission: 'Admin SDK API (admin.googleapis.com) enabled in the project',
+    });
+  }
   const resource = resourceOf(where);
   if (!resource) return new StallError('AccessDenied', detail);
-  if (isScopeProblem(readGoogleError(body))) {
+  if (isScopeProblem(error)) {
     const scope = SCOPES[resource];
     return new StallError('AccessDenied', `${detail}. Authorise scope ${scope} for the service account's domain-wide delegation`, {
       missingPermission: scope,

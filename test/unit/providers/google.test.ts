@@ -207,6 +207,14 @@ describe('Google Workspace: errors', () => {
     expect(err.message).to.include('Not Authorized to access this resource/api');
   });
 
+  it('says to enable the Admin SDK API when the project has it off', () => {
+    const message = 'Admin SDK API has not been used in project 123 before or it is disabled.';
+    const err = classify(403, googleError(403, message, 'accessNotConfigured'), new Headers(), WHERE) as StallError;
+    expect(err.reason).to.equal('AccessDenied');
+    expect(err.message).to.include(message);
+    expect(err.missingPermission).to.match(/Admin SDK API/);
+  });
+
   it('leaves other statuses to the default mapping', () => {
     expect(classify(500, googleError(500, 'Backend Error', 'backendError'), new Headers(), WHERE)).to.equal(undefined);
     expect(classify(401, googleError(401, 'Invalid Credentials', 'authError'), new Headers(), WHERE)).to.equal(undefined);
