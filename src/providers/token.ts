@@ -35,8 +35,9 @@ export class TokenCache {
 
   /** Runs `call` with a token; on an authentication failure refreshes the token once and tries again. */
   async withToken<T>(call: (token: string) => Promise<T>): Promise<T> {
+    const token = await this.get();
     try {
-      return await call(await this.get());
+      return await call(token);
     } catch (err) {
       if (!(err instanceof StallError) || err.reason !== 'InvalidCredentials') throw err;
       return call(await this.get(true));

@@ -1,5 +1,6 @@
 import type { Static, TSchema } from '@sinclair/typebox';
-import type { ObjectMeta, KindDefinition } from './common.js';
+import type { V1ObjectMeta } from '@kubernetes/client-node';
+import type { KindDefinition } from './common.js';
 import { DirectorySyncKind, type DirectorySyncSpec, type DirectorySyncStatus } from './directorysync.js';
 import { UserKind, type UserSpec, type UserStatus } from './user.js';
 import { GroupKind, type GroupSpec, GroupStatus } from './group.js';
@@ -8,7 +9,7 @@ import { PolicyKind, type PolicySpec, PolicyStatus } from './policy.js';
 export interface KubeObject<Spec, Status> {
   apiVersion: string;
   kind: string;
-  metadata: ObjectMeta;
+  metadata: V1ObjectMeta;
   spec: Spec;
   status?: Status;
 }
