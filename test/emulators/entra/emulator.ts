@@ -56,7 +56,7 @@ class Recent<V> extends Map<string, V> {
 }
 
 export class EntraEmulator extends EmulatorBase {
-  tenantId = '72f988bf-86f1-41af-91ab-2d7cd011db47';
+  tenantId = '9c5e2b7a-4d1f-4a8e-b3c6-2f0d8e1a7b45';
   /** Verified domains that also name the tenant in token URLs. */
   tenantDomains = ['contoso.onmicrosoft.com'];
   clientId: string;

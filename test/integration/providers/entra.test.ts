@@ -175,10 +175,10 @@ describe('Entra driver against the Entra emulator', function () {
       const d = driver({ delta: false });
       await fetch(d);
       emulator.expireAccessTokens();
-      const before = emulator.count('/72f988bf');
+      const before = emulator.count(`/${emulator.tenantId}/`);
       const snapshot = await fetch(d);
       expect(snapshot.groups).to.have.length(4);
-      expect(emulator.count('/72f988bf') - before).to.equal(1);
+      expect(emulator.count(`/${emulator.tenantId}/`) - before).to.equal(1);
     });
   });
 
