@@ -127,7 +127,8 @@ export class GoogleWorkspaceDriver implements ProviderDriver {
         checks.push({ name, ok: true });
       } catch (err) {
         if (!(err instanceof StallError)) throw err;
-        checks.push({ name, ok: false, missing: err.missingPermission ?? SCOPES[resource], message: err.message });
+        const missing = err.missingPermission ?? (err.reason === 'AccessDenied' ? SCOPES[resource] : undefined);
+        checks.push({ name, ok: false, missing, message: err.message });
       }
     };
 

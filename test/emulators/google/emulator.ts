@@ -72,6 +72,8 @@ export class GoogleWorkspaceEmulator extends EmulatorBase {
   delegatedScopes = new Set(READ_ONLY_SCOPES);
   /** Users shown as archived. */
   readonly archived = new Set<string>();
+  /** Groups deleted after the groups list was read: still listed, but their members answer 404. */
+  readonly deletedMidSync = new Set<string>();
   /** Serve at most this many items per page, below Google's own ceilings (to exercise paging). */
   maxPageSize?: number;
   /** How quota exhaustion is answered: a 403 userRateLimitExceeded (the usual) or a 429 rateLimitExceeded. */
@@ -276,7 +278,9 @@ export class GoogleWorkspaceEmulator extends EmulatorBase {
   private listMembers(req: EmulatorRequest): EmulatorResponse {
     const view = this.view();
     const group = view.findGroup(req.params.groupKey);
-    if (!group) return { status: 404, body: this.googleError(404, 'Resource Not Found: groupKey', 'notFound') };
+    if (!group || this.deletedMidSync.has(group.id)) {
+      return { status: 404, body: this.googleError(404, 'Resource Not Found: groupKey', 'notFound') };
+    }
     return this.page(req, 'members', 'admin#directory#members', view.memberResources(group), (m) => m);
   }
 

@@ -112,6 +112,14 @@ describe('Google Workspace driver against the emulator', function () {
     expect(snapshot.groups.find((g) => g.id === 'g-empty')).to.deep.include({ memberUserIds: [], memberGroupIds: [] });
   });
 
+  it('leaves out a group deleted while the sync runs, and its place in other groups', async () => {
+    const { driver, emulator } = await harness(loadFixture(SEED));
+    emulator.deletedMidSync.add('g-engineering');
+    const snapshot = await driver.fetch({ syncOrgUnits: false });
+    expect(snapshot.groups.map((g) => g.id).sort()).to.deep.equal(['g-devops', 'g-everyone', 'g-support']);
+    expect(snapshot.groups.find((g) => g.id === 'g-everyone')!.memberGroupIds).to.deep.equal(['g-support']);
+  });
+
   describe('organisational units', () => {
     const withUnits = (): DirectoryFixture => {
       const fixture = loadFixture(SEED);
