@@ -1,7 +1,5 @@
 // Wires the operator together: kube clients, the DirectorySync controller, events, metrics, health
 // endpoints, leader election and graceful shutdown.
-import { hostname } from 'node:os';
-import { randomBytes } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
 import { KubeClient } from '../kube/client.js';
 import { DRIVERS } from '../providers/registry.js';
@@ -10,7 +8,10 @@ import { idpApiCallsTotal, kubeWritesTotal, revocationsTotal, syncDurationSecond
 import { DirectorySyncController } from './directorysync/controller.js';
 import { DirectorySyncReconciler, type EventSink, type SyncObserver } from './directorysync/reconciler.js';
 import type { Outcome } from './directorysync/status.js';
-import type { DirectorySync } from '../api/v1alpha1/index.js';
+import { API_VERSION, type DirectorySync } from '../api/v1alpha1/index.js';
+import { EventRecorder, eventsV1Sink, type Recorder } from '../runtime/events.js';
+import { LeaderElector, coordinationLeaseClient, defaultIdentity } from '../runtime/leader.js';
+import { HealthServer } from '../runtime/server.js';
 
 export interface OperatorOptions {
   kubeconfig?: string;
@@ -41,8 +42,13 @@ export function loadKubeConfig(path?: string): k8s.KubeConfig {
   return kc;
 }
 
-export function operatorIdentity(): string {
-  return `${hostname()}-${randomBytes(3).toString('hex')}`;
+/** Adapts the runtime's Event recorder to what the reconciler emits; an Event never fails a sync. */
+export function recorderSink(recorder: Recorder): EventSink {
+  return {
+    emit(ref, type, reason, note) {
+      void recorder.event({ apiVersion: API_VERSION, kind: ref.kind, namespace: ref.namespace, name: ref.name, uid: ref.uid }, type, reason, 'Sync', note).catch(() => {});
+    },
+  };
 }
 
 /** Records outcomes of syncs as Prometheus metrics. */
@@ -83,4 +89,62 @@ export function startOperator(options: OperatorOptions & { events: EventSink }):
   const controller = new DirectorySyncController({ kubeConfig, kube, reconciler, logger, namespace: options.namespace, workers: options.workers });
   controller.start();
   return { controller, reconciler, stop: () => controller.stop() };
+}
+
+/** The operator process: servers, optional leader election, the controller, graceful shutdown. */
+export async function runOperator(options: OperatorOptions): Promise<void> {
+  const logger = options.logger ?? createLogger({ level: options.logLevel ?? 'info' });
+  const kubeConfig = options.kubeConfig ?? loadKubeConfig(options.kubeconfig);
+  const identity = defaultIdentity();
+  const recorder = new EventRecorder({ sink: eventsV1Sink(kubeConfig.makeApiClient(k8s.EventsV1Api)), identity, logger });
+  const [host, port] = splitAddress(options.metricsAddress ?? '0.0.0.0:8080');
+  const server = new HealthServer({ host, port, logger });
+  let running: RunningOperator | undefined;
+  server.addReadinessCheck('directorysync-informer', () => !running || running.controller.informer.hasSynced());
+  await server.listen();
+
+  const startWork = () => {
+    running = startOperator({ ...options, kubeConfig, logger, events: recorderSink(recorder) });
+    logger.info('controller started', { identity, namespace: options.namespace ?? '(all)' });
+  };
+  let elector: LeaderElector | undefined;
+  if (options.leaderElect) {
+    const namespace = options.leaderElectionNamespace ?? process.env.POD_NAMESPACE ?? 'idpsync-system';
+    elector = new LeaderElector({
+      lease: coordinationLeaseClient(kubeConfig.makeApiClient(k8s.CoordinationV1Api), namespace, 'idpsync-operator'),
+      identity,
+      logger,
+      onStartedLeading: (signal) => {
+        startWork();
+        signal.addEventListener('abort', () => void running?.stop(), { once: true });
+      },
+      onStoppedLeading: () => {
+        // Another replica leads now; restarting is the simplest way to a clean state.
+        logger.warn('leadership lost; exiting');
+        process.exit(1);
+      },
+    });
+    elector.start();
+  } else {
+    startWork();
+  }
+
+  await new Promise<void>((resolve) => {
+    const stop = async (signal: string) => {
+      logger.info('shutting down', { signal });
+      const deadline = setTimeout(() => process.exit(1), 25_000);
+      await elector?.stop();
+      await running?.stop();
+      await server.close();
+      clearTimeout(deadline);
+      resolve();
+    };
+    process.once('SIGTERM', () => void stop('SIGTERM'));
+    process.once('SIGINT', () => void stop('SIGINT'));
+  });
+}
+
+function splitAddress(address: string): [string, number] {
+  const at = address.lastIndexOf(':');
+  return [address.slice(0, at) || '0.0.0.0', Number(address.slice(at + 1))];
 }

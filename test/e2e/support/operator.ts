@@ -1,8 +1,9 @@
 // Runs the operator in-process against the real control plane, as the idpsync ServiceAccount and
 // through a counting proxy, plus small helpers to create directories and wait for their status.
-import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, EventsV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { expect } from 'chai';
-import { startOperator, type RunningOperator } from '../../../src/controllers/manager.js';
+import { recorderSink, startOperator, type RunningOperator } from '../../../src/controllers/manager.js';
+import { EventRecorder, eventsV1Sink } from '../../../src/runtime/events.js';
 import { KubeClient } from '../../../src/kube/client.js';
 import { silentLogger } from '../../../src/runtime/logger.js';
 import { ANNOTATIONS, type DirectorySync, type Group, type User } from '../../../src/api/v1alpha1/index.js';
@@ -17,7 +18,8 @@ export interface TestOperator {
 
 export async function startTestOperator(): Promise<TestOperator> {
   const wire = await countingKubeConfig(await operatorKubeConfig());
-  const events = { emit: () => {} };
+  const recorder = new EventRecorder({ sink: eventsV1Sink(wire.kubeConfig.makeApiClient(EventsV1Api)), identity: 'e2e', logger: silentLogger() });
+  const events = recorderSink(recorder);
   const operator = startOperator({ kubeConfig: wire.kubeConfig, logger: silentLogger(), events });
   return {
     operator,
