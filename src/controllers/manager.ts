@@ -12,6 +12,7 @@ import { API_VERSION, type DirectorySync } from '../api/v1alpha1/index.js';
 import { EventRecorder, eventsV1Sink, type Recorder } from '../runtime/events.js';
 import { LeaderElector, coordinationLeaseClient, defaultIdentity } from '../runtime/leader.js';
 import { HealthServer } from '../runtime/server.js';
+import { Shutdown } from '../runtime/shutdown.js';
 
 export interface OperatorOptions {
   kubeconfig?: string;
@@ -95,6 +96,7 @@ export function startOperator(options: OperatorOptions & { events: EventSink }):
 export async function runOperator(options: OperatorOptions): Promise<void> {
   const logger = options.logger ?? createLogger({ level: options.logLevel ?? 'info' });
   const kubeConfig = options.kubeConfig ?? loadKubeConfig(options.kubeconfig);
+  process.on('unhandledRejection', (err) => logger.error('unhandled rejection', { error: String(err) }));
   const identity = defaultIdentity();
   const recorder = new EventRecorder({ sink: eventsV1Sink(kubeConfig.makeApiClient(k8s.EventsV1Api)), identity, logger });
   const [host, port] = splitAddress(options.metricsAddress ?? '0.0.0.0:8080');
@@ -129,19 +131,12 @@ export async function runOperator(options: OperatorOptions): Promise<void> {
     startWork();
   }
 
-  await new Promise<void>((resolve) => {
-    const stop = async (signal: string) => {
-      logger.info('shutting down', { signal });
-      const deadline = setTimeout(() => process.exit(1), 25_000);
-      await elector?.stop();
-      await running?.stop();
-      await server.close();
-      clearTimeout(deadline);
-      resolve();
-    };
-    process.once('SIGTERM', () => void stop('SIGTERM'));
-    process.once('SIGINT', () => void stop('SIGINT'));
-  });
+  // Hooks run in reverse order: stop leading, then the controller, then the servers.
+  const shutdown = new Shutdown({ timeoutMs: 25_000 });
+  shutdown.register('health-server', () => server.close());
+  shutdown.register('controller', async () => running?.stop());
+  shutdown.register('leader-election', async () => elector?.stop());
+  shutdown.install();
 }
 
 function splitAddress(address: string): [string, number] {
