@@ -97,7 +97,7 @@ export const LABELS = {
 export const ANNOTATIONS = {
   /** Set to any new value (e.g. a timestamp) to request a sync now; echoed in status.lastHandledSyncAt. */
   syncNow: `${GROUP}/sync-now`,
-  /** Set to the value shown in the MassDeletionHeld condition to let held deletions through once. */
+  /** Set to the value shown in the DeletionsHeld condition to let held deletions through once. */
   approveDeletions: `${GROUP}/approve-deletions`,
 } as const;
 

@@ -141,7 +141,7 @@ export const DeletionSettings = Type.Object({
     minimum: 0,
     maximum: 100,
     default: 25,
-    description: 'A sync that would delete or suspend more than this share of users or groups holds those deletions back until approved.',
+    description: 'A sync that would delete more than this share of users or groups (gone from the IdP or filtered out) holds those deletions back until approved; suspensions are never held.',
   }),
   guardMinimum: Type.Integer({
     minimum: 0,
@@ -150,7 +150,7 @@ export const DeletionSettings = Type.Object({
   }),
   policy: Type.Union([Type.Literal('Delete'), Type.Literal('Orphan')], {
     default: 'Delete',
-    description: 'When this DirectorySync is deleted: Delete its Users, Groups and Policies, or Orphan them.',
+    description: 'When this DirectorySync is deleted: Delete its Users and Groups, or Orphan them.',
   }),
 });
 
