@@ -27,14 +27,20 @@ export function cluster(): Cluster {
   return current;
 }
 
+/** The cluster, or undefined when none was set up (start-up failed). */
+export function clusterIfAny(): Cluster | undefined {
+  return current;
+}
+
 export async function setUpCluster(): Promise<Cluster> {
-  const scratchDir = mkdtempSync(join(tmpdir(), 'idpsync-e2e-'));
   const external = process.env.IDPSYNC_E2E_KUBECONFIG;
   if (external) {
     const binDir = await resolveBinDir();
+    const scratchDir = mkdtempSync(join(tmpdir(), 'idpsync-e2e-'));
     current = { kubeconfigPath: external, binDir, proxyCert: proxyCertFor(external, scratchDir), scratchDir };
   } else {
     const controlPlane = await startControlPlane();
+    const scratchDir = mkdtempSync(join(tmpdir(), 'idpsync-e2e-'));
     const certDir = join(controlPlane.dir, 'apiserver-certs');
     current = {
       kubeconfigPath: controlPlane.kubeconfigPath,

@@ -1,7 +1,7 @@
 // Mocha root hooks for end-to-end runs (loaded by test/e2e/.mocharc.json): one control plane per
 // run, namespaces from newNamespace() deleted after each test file, everything stopped at the end.
 import type { Context, Suite } from 'mocha';
-import { cluster, setUpCluster, tearDownCluster } from './cluster.js';
+import { clusterIfAny, setUpCluster, tearDownCluster } from './cluster.js';
 import { adminKubeConfig, closeCountingClients, resetCredentials } from './index.js';
 import { deletePendingNamespaces } from './namespaces.js';
 
@@ -19,9 +19,11 @@ export const mochaHooks = {
 
   async afterAll(this: Context) {
     this.timeout(60_000);
+    const running = clusterIfAny();
+    if (!running) return;
     try {
       await closeCountingClients();
-      if (!cluster().controlPlane) await deletePendingNamespaces(adminKubeConfig());
+      if (!running.controlPlane) await deletePendingNamespaces(adminKubeConfig());
     } finally {
       resetCredentials();
       await tearDownCluster();
