@@ -138,7 +138,7 @@ export function decide(input: DecideInput): Plan {
       children: namesOf(f.children, groupName),
     };
     const existing = existingGroupByIdp.get(g.id);
-    if (!existing || !sameJson(pickGroupSpec(existing.spec), desired)) plan.groups.push({ name: groupName.get(g.id)!, spec: desired });
+    if (!existing || !sameJson(existing.spec, desired)) plan.groups.push({ name: groupName.get(g.id)!, spec: desired });
   }
   const goneGroups: Deletion[] = input.existingGroups
     .filter((g) => !syncedIds.has(g.spec.idpId))
@@ -378,10 +378,6 @@ function emptyCounts(): Counts {
 function pickUserSpec(spec: UserSpec): OperatorUserSpec {
   const { role: _role, ...rest } = spec;
   return rest;
-}
-
-function pickGroupSpec(spec: GroupSpec): GroupSpec {
-  return spec;
 }
 
 /** Order-insensitive for object keys, order-sensitive for arrays (ours are sorted). */

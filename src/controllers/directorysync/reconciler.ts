@@ -195,7 +195,7 @@ export class DirectorySyncReconciler {
   }
 
   private driverFor(ds: DirectorySync, credentials: Record<string, string>, secretVersion: string): { driver: ProviderDriver; fresh: boolean } {
-    const key = ds.metadata.uid ?? `${ds.metadata.namespace}/${ds.metadata.name}`;
+    const key = `${ds.metadata.namespace}/${ds.metadata.name}`;
     const fingerprint = createHash('sha256').update(JSON.stringify(ds.spec.provider)).update(secretVersion).digest('hex');
     const cached = this.drivers.get(key);
     if (cached?.fingerprint === fingerprint) return { driver: cached.driver, fresh: false };
@@ -287,12 +287,7 @@ export class DirectorySyncReconciler {
 
   private forget(key: string): void {
     this.stalledAt.delete(key);
-    for (const k of this.drivers.keys()) if (k === key) this.drivers.delete(k);
-  }
-
-  /** Drops cached drivers of DirectorySyncs that no longer exist. */
-  prune(liveUids: Set<string>): void {
-    for (const uid of this.drivers.keys()) if (!liveUids.has(uid)) this.drivers.delete(uid);
+    this.drivers.delete(key);
   }
 }
 
