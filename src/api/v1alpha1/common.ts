@@ -91,6 +91,12 @@ export interface KindDefinition {
 export const LABELS = {
   directory: `${GROUP}/directory`,
   idpId: `${GROUP}/idp-id-hash`,
+  /** On Groups: a hash of the IdP display name, so Policies naming a group by idpName resolve with a label query. */
+  idpNameHash: `${GROUP}/idp-name-hash`,
+  /** On Policies: the Group object the Policy grants access through (kubectl get idppolicy -l idpsync.io/group=NAME). */
+  group: `${GROUP}/group`,
+  /** On Policies written from a DirectorySync's spec.policies: the rule's name. */
+  policyRule: `${GROUP}/policy-rule`,
   managedBy: 'app.kubernetes.io/managed-by',
 } as const;
 
@@ -103,3 +109,5 @@ export const ANNOTATIONS = {
 
 export const FINALIZER = `${GROUP}/cleanup`;
 export const FIELD_MANAGER = 'idpsync';
+/** Owns status.notifications of a DirectorySync, so sync status writes never overwrite delivery state. */
+export const NOTIFIER_FIELD_MANAGER = 'idpsync-notifier';

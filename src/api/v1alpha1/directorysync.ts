@@ -154,6 +154,51 @@ export const DeletionSettings = Type.Object({
   }),
 });
 
+export const NOTIFICATION_TYPES = [
+  'io.idpsync.user.suspended',
+  'io.idpsync.user.deleted',
+  'io.idpsync.membership.removed',
+  'io.idpsync.policy.removed',
+] as const;
+export type NotificationType = (typeof NOTIFICATION_TYPES)[number];
+
+export const Webhook = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 63, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', description: 'Names this endpoint in status and metrics.' }),
+    url: Url('Where CloudEvents are POSTed (structured mode, application/cloudevents+json).'),
+    secretRef: Type.Object(
+      {
+        name: Type.String({ minLength: 1, maxLength: 253, description: 'A Secret in this namespace.' }),
+        key: Type.String({ default: 'signingSecret', maxLength: 253, description: 'The key holding the HMAC secret (raw, or "whsec_" + base64).' }),
+      },
+      { description: 'The shared secret that signs every delivery (Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature).' },
+    ),
+    types: Type.Optional(
+      Type.Array(Type.Union(NOTIFICATION_TYPES.map((t) => Type.Literal(t))), { maxItems: NOTIFICATION_TYPES.length, description: 'Event types to send; empty means all.' }),
+    ),
+    caBundle: Type.Optional(Type.String({ maxLength: 65536, description: 'PEM CA certificates to trust for this endpoint, besides the system roots.' })),
+    allowInsecureLoopback: Type.Boolean({ default: false, description: 'Permit plain http:// to loopback addresses (local receivers only).' }),
+  },
+  cel({
+    rule: "self.url.startsWith('https://') || (self.allowInsecureLoopback && self.url.matches('^http://(localhost|127\\\\.[0-9.]+|\\\\[::1\\\\])(:[0-9]+)?(/.*)?$'))",
+    message: 'url must use https:// (plain http:// is only allowed to a loopback address with allowInsecureLoopback: true)',
+    fieldPath: '.url',
+  }),
+);
+export type Webhook = Static<typeof Webhook>;
+
+export const Notifications = Type.Object(
+  {
+    webhooks: Type.Array(Webhook, {
+      maxItems: 8,
+      'x-kubernetes-list-type': 'map',
+      'x-kubernetes-list-map-keys': ['name'],
+      description: 'Endpoints that receive signed CloudEvents when access is revoked.',
+    } as any),
+  },
+  { description: 'Revocation notifications for systems outside Kubernetes (VPN gateways, proxies) that must cut sessions at once.' },
+);
+
 export const DirectorySyncSpec = Type.Object({
   provider: Provider,
   credentialsRef: CredentialsRef,
@@ -163,7 +208,15 @@ export const DirectorySyncSpec = Type.Object({
   groups: Type.Optional(GroupFilter),
   roleMappings: Type.Optional(Type.Array(RoleMapping, { maxItems: 64, description: 'Roles given by IdP group membership; Admin wins over User.' })),
   deletion: Type.Optional(DeletionSettings),
-  policies: Type.Optional(Type.Array(PolicyRule, { maxItems: 64, description: 'Policies the operator writes for matching groups.' })),
+  policies: Type.Optional(
+    Type.Array(PolicyRule, {
+      maxItems: 64,
+      'x-kubernetes-list-type': 'map',
+      'x-kubernetes-list-map-keys': ['name'],
+      description: 'Policies the operator writes for matching groups: one per rule and Group, owned by the Group.',
+    } as any),
+  ),
+  notifications: Type.Optional(Notifications),
 }, cel({
   rule: "!has(self.credentialsRef.generateKeyPair) || !self.credentialsRef.generateKeyPair || self.provider.type == 'okta'",
   message: 'credentialsRef.generateKeyPair is only supported for provider.type okta (private_key_jwt)',
@@ -200,6 +253,25 @@ const DeletionRecord = Type.Object({
   time: Timestamp('When it was removed.'),
 });
 
+export const WebhookStatus = Type.Object({
+  name: Type.String(),
+  delivered: Type.Integer({ description: 'Events delivered since the operator started.' }),
+  failedAttempts: Type.Integer({ description: 'Failed delivery attempts since the operator started.' }),
+  pending: Type.Integer({ description: 'Events waiting to be delivered (retried with backoff).' }),
+  dropped: Type.Integer({ description: 'Events given up on (too old, or the queue was full).' }),
+  lastDeliveryTime: Type.Optional(Timestamp('When an event was last delivered.')),
+  lastFailureTime: Type.Optional(Timestamp('When a delivery last failed.')),
+  lastError: Type.Optional(Type.String({ maxLength: 1024, description: 'Why the last delivery failed.' })),
+});
+export type WebhookStatus = Static<typeof WebhookStatus>;
+
+const NotificationStatus = Type.Object(
+  {
+    webhooks: Type.Array(WebhookStatus, { 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] } as any),
+  },
+  { description: 'Delivery state of spec.notifications, written by the notifier.' },
+);
+
 export const DirectorySyncStatus = Type.Object({
   observedGeneration: Type.Optional(Type.Integer()),
   conditions: Type.Optional(
@@ -217,6 +289,8 @@ export const DirectorySyncStatus = Type.Object({
   heldDeletions: Type.Optional(HeldDeletions),
   recentDeletions: Type.Optional(Type.Array(DeletionRecord, { maxItems: 50, description: 'Groups and users removed most recently.' })),
   publicKey: Type.Optional(PublicKey),
+  policies: Type.Optional(Type.Integer({ description: 'Policies written from spec.policies.' })),
+  notifications: Type.Optional(NotificationStatus),
 });
 export type DirectorySyncStatus = Static<typeof DirectorySyncStatus>;
 

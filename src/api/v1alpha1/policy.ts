@@ -94,8 +94,10 @@ export const PolicyStatus = Type.Object({
   conditions: Type.Optional(
     Type.Array(Condition, { 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] } as any),
   ),
-  resolvedGroup: Type.Optional(Type.String({ description: 'The Group object this Policy grants access through.' })),
-  memberCount: Type.Optional(Type.Integer({ description: 'People who get access through this Policy.' })),
+  resolvedGroup: Type.Optional(Type.String({ description: 'The Group object this Policy grants access through; empty while the Policy is inert.' })),
+  resolvedIdpId: Type.Optional(Type.String({ description: 'The IdP id of that group, so the Policy re-attaches when a group with this id returns.' })),
+  directory: Type.Optional(Type.String({ description: 'The DirectorySync the Group comes from.' })),
+  memberCount: Type.Optional(Type.Integer({ description: 'Active people who get access through this Policy (0 while inert).' })),
 });
 
 export const PolicyKind: KindDefinition = {
@@ -109,6 +111,7 @@ export const PolicyKind: KindDefinition = {
   printerColumns: [
     { name: 'Group', type: 'string', jsonPath: '.status.resolvedGroup' },
     { name: 'Members', type: 'integer', jsonPath: '.status.memberCount' },
+    { name: 'Rule', type: 'string', jsonPath: '.metadata.labels.idpsync\\.io/policy-rule', priority: 1 },
     { name: 'Ready', type: 'string', jsonPath: ".status.conditions[?(@.type==\"Ready\")].status" },
     { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
   ],
