@@ -11,6 +11,11 @@ const USAGE = `Usage:
   idpsync render -f FILE [-f FILE ...] [-o yaml|table] [--verify]
       Reads a DirectorySync and its Secret, talks to the IdP, and prints the Users and Groups
       the operator would write. No cluster needed.
+  idpsync access USER [-n NAMESPACE] [--kubeconfig FILE] [-o table|json]
+      What a User (object name, login or email) can reach, and through which Policies.
+  idpsync access --resource ADDRESS [--port N] [--protocol TCP|UDP|ICMP] [-n NAMESPACE]
+                 [--kubeconfig FILE] [-o table|json]
+      Who can reach an IP, CIDR or DNS name, and through which Policies.
   idpsync version
 `;
 
@@ -58,6 +63,10 @@ async function main(argv: string[]): Promise<number> {
       console.log(values.output === 'table' ? planToTable(result.plan) : planToYaml(input.directorySync, result.plan));
       console.error(`# ${result.apiCalls} IdP API call(s)`);
       return 0;
+    }
+    case 'access': {
+      const { runAccess } = await import('./access.js');
+      return runAccess(rest);
     }
     case 'version':
       console.log(VERSION);
