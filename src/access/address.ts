@@ -13,7 +13,7 @@ export interface ResourceLike {
 
 type Family = 'ipv4' | 'ipv6';
 
-/** An IP address is the block of one address: its prefix is the full length of its family. */
+/** A CIDR, or an IP address as the block of that one address (a full-length prefix). */
 interface IpBlock {
   family: Family;
   base: string;
@@ -22,6 +22,7 @@ interface IpBlock {
 
 export type AddressKind = 'ip' | 'cidr' | 'dns' | 'wildcard';
 
+// Looser than a Policy address (underscores allowed, e.g. _sip._tcp names); names are lower-cased first.
 const DNS_NAME = /^([a-z0-9_]([-a-z0-9_]{0,61}[a-z0-9_])?\.)*[a-z0-9_]([-a-z0-9_]{0,61}[a-z0-9_])?$/;
 
 /** What kind of address a string is, or undefined when it is none of them. */
