@@ -96,11 +96,22 @@ export const leader = new Gauge({
 });
 leader.set(0);
 
-/** Incoming IdP webhook (event hook) deliveries, by result. */
+/**
+ * Revocation notifications sent to a DirectorySync's webhooks, by result: success (one per event
+ * delivered), failure (one per failed attempt; the event is retried) or dropped (given up on).
+ */
 export const webhookDeliveriesTotal = new Counter({
   name: 'idpsync_webhook_deliveries_total',
-  help: 'IdP webhook deliveries received, by result.',
-  labelNames: ['result'] as const,
+  help: 'Outbound webhook notification deliveries, by result (success, failure per attempt, dropped).',
+  labelNames: ['namespace', 'directory', 'webhook', 'result'] as const,
+  registers,
+});
+
+/** Notifications waiting to be delivered to a webhook. */
+export const webhookPending = new Gauge({
+  name: 'idpsync_webhook_pending',
+  help: 'Outbound webhook notifications waiting to be delivered.',
+  labelNames: ['namespace', 'directory', 'webhook'] as const,
   registers,
 });
 
