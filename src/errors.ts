@@ -33,7 +33,7 @@ export class StallError extends IdpSyncError {
   readonly missingPermission?: string;
 }
 
-export type TransientReason = 'RateLimited' | 'IdpUnavailable' | 'Timeout' | 'MalformedResponse' | 'NetworkError';
+export type TransientReason = 'RateLimited' | 'IdpUnavailable' | 'Timeout' | 'MalformedResponse' | 'NetworkError' | 'Conflict';
 
 export class TransientError extends IdpSyncError {
   constructor(

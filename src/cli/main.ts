@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The idpsync command: `run` (the operator), `render` (preview without a cluster), `version`.
+// The idpsync command: `run` (the operator), `render` (preview without a cluster), `access` (who reaches what), `version`.
 import { parseArgs } from 'node:util';
 import { readRenderInput, render, planToTable, planToYaml } from './render.js';
 import { describeError } from '../errors.js';

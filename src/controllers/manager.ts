@@ -8,7 +8,10 @@ import { idpApiCallsTotal, kubeWritesTotal, revocationsTotal, syncDurationSecond
 import { DirectorySyncController } from './directorysync/controller.js';
 import { DirectorySyncReconciler, type EventSink, type SyncObserver } from './directorysync/reconciler.js';
 import type { Outcome } from './directorysync/status.js';
-import { API_VERSION, type DirectorySync } from '../api/v1alpha1/index.js';
+import { API_VERSION, NOTIFIER_FIELD_MANAGER, type DirectorySync } from '../api/v1alpha1/index.js';
+import { Notifier } from '../notify/notifier.js';
+import { PolicyController } from './policy/controller.js';
+import { PolicyReconciler } from './policy/reconciler.js';
 import { EventRecorder, eventsV1Sink, type Recorder } from '../runtime/events.js';
 import { LeaderElector, coordinationLeaseClient, defaultIdentity } from '../runtime/leader.js';
 import { HealthServer } from '../runtime/server.js';
@@ -28,11 +31,15 @@ export interface OperatorOptions {
   /** Replaces the Kubernetes event writer (tests). */
   events?: EventSink;
   now?: () => number;
+  /** Webhook retry backoff; defaults 1 s doubling to 5 min (tests shorten it). */
+  webhookBackoffMs?: { base: number; max: number };
 }
 
 export interface RunningOperator {
   controller: DirectorySyncController;
   reconciler: DirectorySyncReconciler;
+  policies: PolicyController;
+  notifier: Notifier;
   stop(): Promise<void>;
 }
 
@@ -78,18 +85,45 @@ export function startOperator(options: OperatorOptions & { events: EventSink }):
   const kubeConfig = options.kubeConfig ?? loadKubeConfig(options.kubeconfig);
   const logger = options.logger ?? createLogger({ level: options.logLevel ?? 'info' });
   const kube = new KubeClient(kubeConfig, (kind, verb) => kubeWritesTotal.inc({ kind, verb }));
+  const now = options.now ?? Date.now;
+  const notifier = new Notifier({
+    now,
+    log: logger,
+    ...(options.webhookBackoffMs ? { baseBackoffMs: options.webhookBackoffMs.base, maxBackoffMs: options.webhookBackoffMs.max } : {}),
+    onStatusChange: (key, webhooks) => {
+      const [namespace, name] = key.split('/');
+      // Delivery state is written under its own field manager; a DirectorySync deleted meanwhile is not an error.
+      kube.applyStatus('DirectorySync', namespace, name, { notifications: { webhooks } }, NOTIFIER_FIELD_MANAGER).catch((err) =>
+        logger.debug('webhook status not written', { directory: key, error: String(err) }),
+      );
+    },
+  });
+  const policyReconciler = new PolicyReconciler({ kube, events: options.events, now });
+  const policies = new PolicyController({ kubeConfig, kube, reconciler: policyReconciler, logger, namespace: options.namespace, workers: options.workers, notifier, now });
   const reconciler = new DirectorySyncReconciler({
     kube,
     drivers: DRIVERS,
     events: options.events,
     log: logger,
-    now: options.now ?? Date.now,
+    now,
     registerSecret,
     observer: metricsObserver,
+    notifier,
+    onGroupsChanged: (namespace, groups) => policies.groupsChanged(namespace, groups),
   });
   const controller = new DirectorySyncController({ kubeConfig, kube, reconciler, logger, namespace: options.namespace, workers: options.workers });
   controller.start();
-  return { controller, reconciler, stop: () => controller.stop() };
+  policies.start();
+  return {
+    controller,
+    reconciler,
+    policies,
+    notifier,
+    stop: async () => {
+      await Promise.all([controller.stop(), policies.stop()]);
+      await notifier.stop();
+    },
+  };
 }
 
 /** The operator process: servers, optional leader election, the controller, graceful shutdown. */
@@ -103,6 +137,7 @@ export async function runOperator(options: OperatorOptions): Promise<void> {
   const server = new HealthServer({ host, port, logger });
   let running: RunningOperator | undefined;
   server.addReadinessCheck('directorysync-informer', () => !running || running.controller.informer.hasSynced());
+  server.addReadinessCheck('policy-informer', () => !running || running.policies.informer.hasSynced());
   await server.listen();
 
   const startWork = () => {

@@ -4,18 +4,24 @@
 import type { DirectorySnapshot, DirectoryGroup, DirectoryUser } from '../providers/types.js';
 import {
   ANNOTATIONS,
+  LABELS,
   MAX_LISTED_MEMBERS,
   type DirectorySyncSpec,
   type DirectorySyncStatus,
   type Group,
   type GroupSpec,
+  type Policy,
   type User,
   type UserSpec,
   type UserStatus,
 } from '../api/v1alpha1/index.js';
 import { flattenGroups } from './flatten.js';
-import { globToRegExp, objectName, shortHash } from './naming.js';
+import { globToRegExp, idHash, objectName, shortHash } from './naming.js';
 import { parseDuration } from '../util/duration.js';
+import { sameJson } from './json.js';
+import { declaredPolicies, type PolicyPlan } from './policies.js';
+
+export { sameJson };
 
 export interface DirectoryRef {
   name: string;
@@ -29,6 +35,8 @@ export interface DecideInput {
   snapshot: DirectorySnapshot;
   existingUsers: readonly User[];
   existingGroups: readonly Group[];
+  /** Policies written from this directory's spec.policies. */
+  existingPolicies?: readonly Policy[];
   now: Date;
 }
 
@@ -81,6 +89,7 @@ export interface Plan {
   held?: HeldDeletions;
   events: PlannedEvent[];
   revocations: Revocation[];
+  policies: PolicyPlan;
   counts: Counts;
 }
 
@@ -119,7 +128,7 @@ export function decide(input: DecideInput): Plan {
     }
   }
 
-  const plan: Plan = { users: [], groups: [], deletions: [], events: [], revocations: [], counts: emptyCounts() };
+  const plan: Plan = { users: [], groups: [], deletions: [], events: [], revocations: [], policies: { writes: [], deletions: [], total: 0 }, counts: emptyCounts() };
 
   // Groups.
   for (const g of synced) {
@@ -138,7 +147,8 @@ export function decide(input: DecideInput): Plan {
       children: namesOf(f.children, groupName),
     };
     const existing = existingGroupByIdp.get(g.id);
-    if (!existing || !sameJson(existing.spec, desired)) plan.groups.push({ name: groupName.get(g.id)!, spec: desired });
+    const labelled = existing?.metadata.labels?.[LABELS.idpNameHash] === idHash(g.name);
+    if (!existing || !labelled || !sameJson(existing.spec, desired)) plan.groups.push({ name: groupName.get(g.id)!, spec: desired });
   }
   const goneGroups: Deletion[] = input.existingGroups
     .filter((g) => !syncedIds.has(g.spec.idpId))
@@ -217,6 +227,13 @@ export function decide(input: DecideInput): Plan {
     }
   }
 
+  plan.policies = declaredPolicies({
+    directory: directory.name,
+    rules: spec.policies ?? [],
+    groups: synced.map((g) => ({ group: g, name: groupName.get(g.id)!, uid: existingGroupByIdp.get(g.id)?.metadata.uid })),
+    leavingGroups: new Set(goneGroups.map((g) => g.name)),
+    existing: input.existingPolicies ?? [],
+  });
   summariseRevocations(plan, directory.name);
   plan.counts = countObjects(input, plan, synced.length, groupsOfUser, holdUsers && !approved);
   return plan;
@@ -378,15 +395,4 @@ function emptyCounts(): Counts {
 function pickUserSpec(spec: UserSpec): OperatorUserSpec {
   const { role: _role, ...rest } = spec;
   return rest;
-}
-
-/** Order-insensitive for object keys, order-sensitive for arrays (ours are sorted). */
-export function sameJson(a: unknown, b: unknown): boolean {
-  return canonical(a) === canonical(b);
-}
-
-function canonical(value: unknown): string {
-  return JSON.stringify(value, (_k, v) =>
-    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([x], [y]) => (x < y ? -1 : 1))) : v,
-  );
 }

@@ -66,10 +66,10 @@ export class KubeClient {
     return items;
   }
 
-  /** Server-side apply of metadata and spec. */
-  async apply(kind: IdpKind, obj: { metadata: k8s.V1ObjectMeta & { name: string; namespace: string }; spec: unknown }): Promise<void> {
+  /** Server-side apply of metadata and spec; returns the object as stored. */
+  async apply<T extends KubeObject<unknown, unknown>>(kind: IdpKind, obj: { metadata: k8s.V1ObjectMeta & { name: string; namespace: string }; spec: unknown }): Promise<T> {
     this.countWrite(kind, 'apply');
-    await this.custom.patchNamespacedCustomObject(
+    return (await this.custom.patchNamespacedCustomObject(
       {
         group: GROUP,
         version: VERSION,
@@ -81,11 +81,11 @@ export class KubeClient {
         force: true,
       },
       SSA,
-    );
+    )) as T;
   }
 
-  /** Server-side apply of the status subresource. */
-  async applyStatus(kind: IdpKind, namespace: string, name: string, status: unknown): Promise<void> {
+  /** Server-side apply of the status subresource (by default as the operator's one field manager). */
+  async applyStatus(kind: IdpKind, namespace: string, name: string, status: unknown, fieldManager = FIELD_MANAGER): Promise<void> {
     this.countWrite(kind, 'applyStatus');
     await this.custom.patchNamespacedCustomObjectStatus(
       {
@@ -95,7 +95,7 @@ export class KubeClient {
         plural: PLURAL[kind],
         name,
         body: { apiVersion: API_VERSION, kind, metadata: { name, namespace }, status },
-        fieldManager: FIELD_MANAGER,
+        fieldManager,
         force: true,
       },
       SSA,

@@ -1,7 +1,6 @@
 // Reconciles one DirectorySync: gather (the object, its Secret, the IdP snapshot, the objects it owns)
 // → decide (pure) → apply (only what differs) → one status write, only when the status changed.
 import { createHash } from 'node:crypto';
-import type { V1OwnerReference } from '@kubernetes/client-node';
 import {
   ANNOTATIONS,
   API_VERSION,
@@ -10,6 +9,7 @@ import {
   type DirectorySync,
   type DirectorySyncStatus,
   type Group,
+  type Policy,
   type User,
 } from '../../api/v1alpha1/index.js';
 import { decide, type Plan, type PlannedEvent } from '../../directory/decide.js';
@@ -21,6 +21,8 @@ import { parseDuration } from '../../util/duration.js';
 import { mapLimit } from '../../util/concurrency.js';
 import { generateSigningKey, publicKeyOf } from '../keypair.js';
 import { nextStatus, type Outcome } from './status.js';
+import { directoryOwnerRef, groupOwnerRef } from '../owners.js';
+import { revocationEvents, webhookTargets, type RevocationNotifier } from './notifications.js';
 
 export interface EventSink {
   emit(ref: { kind: string; namespace: string; name: string; uid?: string }, type: 'Normal' | 'Warning', reason: string, note: string): void;
@@ -52,6 +54,10 @@ export interface ReconcilerDeps {
   random?: () => number;
   /** Objects written at once while applying a plan. */
   writeConcurrency?: number;
+  /** Sends revocations to the webhooks in spec.notifications. */
+  notifier?: RevocationNotifier;
+  /** Told which Group objects a sync wrote or deleted, so Policies naming them are resolved again. */
+  onGroupsChanged?: (namespace: string, groups: string[]) => void;
 }
 
 export type ReconcileResult =
@@ -97,6 +103,7 @@ export class DirectorySyncReconciler {
     const handledSyncAt = syncNow !== undefined && syncNow !== ds.status?.lastHandledSyncAt ? syncNow : undefined;
 
     let verify: VerifyResult | undefined;
+    let webhooks: { configured: number; problems: string[] } | undefined;
     let publicKey: DirectorySyncStatus['publicKey'];
     let outcome: Outcome;
     let driver: ProviderDriver | undefined;
@@ -108,6 +115,7 @@ export class DirectorySyncReconciler {
         return { stalled: true, recheckAfterMs: STALL_RECHECK_MS };
       }
       this.stalledAt.delete(key);
+      webhooks = await this.configureWebhooks(ds, key);
       const cached = this.driverFor(ds, secret.data, secret.resourceVersion);
       driver = cached.driver;
       if (cached.fresh) verify = await this.safeVerify(driver);
@@ -115,19 +123,24 @@ export class DirectorySyncReconciler {
         syncOrgUnits: ds.spec.syncOrgUnits ?? false,
         signal: AbortSignal.timeout(this.deps.fetchTimeoutMs ?? 10 * 60_000),
       });
-      const [existingUsers, existingGroups] = await Promise.all([
+      const [existingUsers, existingGroups, existingPolicies] = await Promise.all([
         this.deps.kube.listOwned<User>('User', namespace, name),
         this.deps.kube.listOwned<Group>('Group', namespace, name),
+        this.deps.kube.list<Policy>('Policy', namespace, `${LABELS.directory}=${name},${LABELS.policyRule}`),
       ]);
       const plan = decide({
         directory: { name, namespace, annotations: ds.metadata.annotations ?? {}, spec: ds.spec },
         snapshot,
         existingUsers,
         existingGroups,
+        existingPolicies,
         now: new Date(this.deps.now()),
       });
-      const writes = await this.apply(ds, plan);
+      const writes = await this.apply(ds, plan, existingGroups);
       this.emit(ds, plan.events);
+      this.deps.notifier?.publish(key, revocationEvents(namespace, name, plan.revocations, new Date(this.deps.now())));
+      const touched = [...plan.groups.map((g) => g.name), ...plan.deletions.filter((d) => d.kind === 'Group').map((d) => d.name)];
+      if (touched.length) this.deps.onGroupsChanged?.(namespace, touched);
       outcome = { kind: 'synced', plan, apiCalls: snapshot.apiCalls, writes, provider: ds.spec.provider.type };
     } catch (err) {
       const error = classify(err);
@@ -145,9 +158,14 @@ export class DirectorySyncReconciler {
       verify,
       handledSyncAt,
       publicKey,
+      webhooks,
       heartbeatMs: this.deps.heartbeatMs ?? 60 * 60_000,
     });
-    if (changed) await this.deps.kube.applyStatus('DirectorySync', namespace, name, status);
+    if (changed) {
+      // status.notifications belongs to the notifier's own field manager.
+      const { notifications: _notifierOwned, ...own } = status;
+      await this.deps.kube.applyStatus('DirectorySync', namespace, name, own);
+    }
     this.deps.observer?.synced?.(ds, outcome, this.deps.now() - started);
 
     if (outcome.kind === 'failed') {
@@ -177,7 +195,7 @@ export class DirectorySyncReconciler {
           name: ref.name,
           namespace,
           labels: { [LABELS.directory]: name, [LABELS.managedBy]: 'idpsync' },
-          ownerReferences: [ownerRef(ds)],
+          ownerReferences: [directoryOwnerRef(ds)],
         },
         type: 'Opaque',
         stringData: { privateKey: key.privateKeyPem, keyId: key.publicKey.keyId },
@@ -214,6 +232,14 @@ export class DirectorySyncReconciler {
     return { driver, fresh: true };
   }
 
+  private async configureWebhooks(ds: DirectorySync, key: string): Promise<{ configured: number; problems: string[] } | undefined> {
+    const notifier = this.deps.notifier;
+    if (!notifier) return undefined;
+    const { targets, problems } = await webhookTargets(ds, this.deps.kube, this.deps.registerSecret);
+    notifier.configure(key, targets);
+    return { configured: targets.length, problems };
+  }
+
   private async safeVerify(driver: ProviderDriver): Promise<VerifyResult | undefined> {
     try {
       return await driver.verify(AbortSignal.timeout(60_000));
@@ -223,21 +249,27 @@ export class DirectorySyncReconciler {
     }
   }
 
-  /** Writes groups before users (users name their groups), then deletions. Returns the number of writes. */
-  private async apply(ds: DirectorySync, plan: Plan): Promise<number> {
+  /**
+   * Writes groups before users (users name their groups), then the Policies the groups own, then
+   * deletions. Returns the number of writes.
+   */
+  private async apply(ds: DirectorySync, plan: Plan, existingGroups: readonly Group[]): Promise<number> {
     const { namespace, name } = ds.metadata as { namespace: string; name: string };
     const kube = this.deps.kube;
     const limit = this.deps.writeConcurrency ?? 8;
-    const owner = ownerRef(ds);
-    const meta = (objectName: string, idpId: string) => ({
+    const owner = directoryOwnerRef(ds);
+    const meta = (objectName: string, idpId: string, labels: Record<string, string> = {}) => ({
       name: objectName,
       namespace,
-      labels: { [LABELS.directory]: name, [LABELS.idpId]: idHash(idpId), [LABELS.managedBy]: 'idpsync' },
+      labels: { [LABELS.directory]: name, [LABELS.idpId]: idHash(idpId), [LABELS.managedBy]: 'idpsync', ...labels },
       ownerReferences: [owner],
     });
     let writes = 0;
+    const groupUid = new Map(existingGroups.map((g) => [g.metadata.name!, g.metadata.uid!]));
     await mapLimit(plan.groups, limit, async (g) => {
-      await kube.apply('Group', { metadata: meta(g.name, g.spec.idpId), spec: g.spec });
+      const metadata = meta(g.name, g.spec.idpId, { [LABELS.idpNameHash]: idHash(g.spec.displayName) });
+      const stored = await kube.apply<Group>('Group', { metadata, spec: g.spec });
+      groupUid.set(g.name, stored.metadata.uid!);
       writes++;
     });
     await mapLimit(plan.users, limit, async (u) => {
@@ -250,8 +282,23 @@ export class DirectorySyncReconciler {
         writes++;
       }
     });
+    await mapLimit(plan.policies.writes, limit, async (p) => {
+      const metadata = {
+        name: p.name,
+        namespace,
+        labels: { [LABELS.directory]: name, [LABELS.policyRule]: p.rule, [LABELS.group]: p.group, [LABELS.managedBy]: 'idpsync' },
+        ownerReferences: [groupOwnerRef(p.group, groupUid.get(p.group)!, true)],
+      };
+      await kube.apply('Policy', { metadata, spec: p.spec });
+      writes++;
+    });
+    await mapLimit(plan.policies.deletions, limit, async (policy) => {
+      await kube.delete('Policy', namespace, policy);
+      writes++;
+    });
     await mapLimit(plan.deletions, limit, async (d) => {
-      // Background propagation: the Group goes at once and the garbage collector removes its Policies.
+      // Background propagation (see docs/policies.md): the Group goes at once, its members have already
+      // lost it in their User objects above, and the garbage collector then removes its Policies.
       await kube.delete(d.kind, namespace, d.name, 'Background');
       writes++;
     });
@@ -288,6 +335,7 @@ export class DirectorySyncReconciler {
   private forget(key: string): void {
     this.stalledAt.delete(key);
     this.drivers.delete(key);
+    this.deps.notifier?.forget(key);
   }
 }
 
@@ -300,10 +348,6 @@ function classify(err: unknown): StallError | TransientError {
 
 function fingerprintOf(ds: DirectorySync, secretVersion: string): string {
   return `${ds.metadata.generation}/${secretVersion}/${ds.metadata.annotations?.[ANNOTATIONS.syncNow] ?? ''}`;
-}
-
-export function ownerRef(ds: DirectorySync): V1OwnerReference {
-  return { apiVersion: API_VERSION, kind: 'DirectorySync', name: ds.metadata.name!, uid: ds.metadata.uid!, controller: true, blockOwnerDeletion: false };
 }
 
 function refOf(ds: DirectorySync) {

@@ -1,6 +1,6 @@
 // Computes the next DirectorySync status from the previous one and what this reconcile found.
 // Pure: the reconciler writes the result once, and only when it differs.
-import type { DirectorySyncStatus } from '../../api/v1alpha1/index.js';
+import type { Condition, DirectorySyncStatus } from '../../api/v1alpha1/index.js';
 import type { Plan } from '../../directory/decide.js';
 import type { VerifyResult } from '../../providers/types.js';
 import { StallError, TransientError } from '../../errors.js';
@@ -19,6 +19,8 @@ export interface StatusInput {
   verify?: VerifyResult;
   handledSyncAt?: string;
   publicKey?: DirectorySyncStatus['publicKey'];
+  /** Webhooks in spec.notifications: how many are usable and what is wrong with the rest. */
+  webhooks?: { configured: number; problems: string[] };
   /** lastSyncTime is refreshed on every status write, and at least this often otherwise. */
   heartbeatMs: number;
 }
@@ -53,6 +55,7 @@ export function nextStatus(input: StatusInput): { status: DirectorySyncStatus; c
   if (outcome.kind === 'synced') {
     const { plan } = outcome;
     next.counts = plan.counts;
+    next.policies = plan.policies.total;
     next.apiCalls = outcome.apiCalls;
     next.writes = outcome.writes;
     next.failures = 0;
@@ -97,7 +100,7 @@ export function nextStatus(input: StatusInput): { status: DirectorySyncStatus; c
       conditions = setCondition(conditions, { type: 'IdpReachable', status: 'False', reason: err.reason, message: err.message }, nowIso, generation);
     }
   }
-  next.conditions = conditions;
+  next.conditions = webhookCondition(conditions, input.webhooks, nowIso, generation);
 
   const changed = !sameJson(withoutTimes(previous), withoutTimes(next));
   const stale = !previous.lastSyncTime || input.now.getTime() - Date.parse(previous.lastSyncTime) >= input.heartbeatMs;
@@ -107,6 +110,18 @@ export function nextStatus(input: StatusInput): { status: DirectorySyncStatus; c
     return { status: next, changed: true };
   }
   return { status: previous, changed: false };
+}
+
+function webhookCondition(conditions: Condition[], webhooks: StatusInput['webhooks'], nowIso: string, generation: number): Condition[] {
+  if (!webhooks || (webhooks.configured === 0 && webhooks.problems.length === 0)) return removeCondition(conditions, 'WebhooksConfigured');
+  return setCondition(
+    conditions,
+    webhooks.problems.length
+      ? { type: 'WebhooksConfigured', status: 'False', reason: 'WebhookSecretInvalid', message: webhooks.problems.join('; ') }
+      : { type: 'WebhooksConfigured', status: 'True', reason: 'Configured', message: `${webhooks.configured} webhook(s) receive revocation events; delivery state is in status.notifications` },
+    nowIso,
+    generation,
+  );
 }
 
 function withoutTimes(s: DirectorySyncStatus): DirectorySyncStatus {

@@ -2,7 +2,7 @@
 // through a counting proxy, plus small helpers to create directories and wait for their status.
 import { CoreV1Api, EventsV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { expect } from 'chai';
-import { recorderSink, startOperator, type RunningOperator } from '../../../src/controllers/manager.js';
+import { recorderSink, startOperator, type OperatorOptions, type RunningOperator } from '../../../src/controllers/manager.js';
 import { EventRecorder, eventsV1Sink } from '../../../src/runtime/events.js';
 import { KubeClient } from '../../../src/kube/client.js';
 import { silentLogger } from '../../../src/runtime/logger.js';
@@ -16,11 +16,11 @@ export interface TestOperator {
   stop(): Promise<void>;
 }
 
-export async function startTestOperator(): Promise<TestOperator> {
+export async function startTestOperator(options: Pick<OperatorOptions, 'webhookBackoffMs'> = {}): Promise<TestOperator> {
   const wire = await countingKubeConfig(await operatorKubeConfig());
   const recorder = new EventRecorder({ sink: eventsV1Sink(wire.kubeConfig.makeApiClient(EventsV1Api)), identity: 'e2e', logger: silentLogger() });
   const events = recorderSink(recorder);
-  const operator = startOperator({ kubeConfig: wire.kubeConfig, logger: silentLogger(), events });
+  const operator = startOperator({ ...options, kubeConfig: wire.kubeConfig, logger: silentLogger(), events });
   return {
     operator,
     wire,

@@ -1,0 +1,91 @@
+// Turns a DirectorySync's spec.notifications into webhook targets (reading each signing Secret) and a
+// sync's revocations into the CloudEvents those targets receive.
+import type { DirectorySync, NotificationType } from '../../api/v1alpha1/index.js';
+import type { Revocation } from '../../directory/decide.js';
+import type { KubeClient } from '../../kube/client.js';
+import { secretData } from '../../kube/client.js';
+import { directorySource, newCloudEvent, type CloudEvent } from '../../notify/cloudevent.js';
+import type { WebhookTarget } from '../../notify/notifier.js';
+
+/** What the reconciler needs from the notifier. */
+export interface RevocationNotifier {
+  configure(directoryKey: string, targets: WebhookTarget[]): void;
+  publish(directoryKey: string, events: CloudEvent[]): void;
+  forget(directoryKey: string): void;
+}
+
+export interface UserRevocationData {
+  namespace: string;
+  directory: string;
+  user: { name: string; login: string };
+  reason: Revocation['reason'];
+  /** Group objects the user is no longer in. */
+  groups: string[];
+}
+
+export interface PolicyRemovalData {
+  namespace: string;
+  directory?: string;
+  policy: string;
+  group?: string;
+  groupDisplayName?: string;
+  reason: 'GroupDeleted' | 'PolicyDeleted';
+  resources: unknown[];
+}
+
+const TYPE_OF_REASON: Record<Revocation['reason'], NotificationType> = {
+  Suspended: 'io.idpsync.user.suspended',
+  Deleted: 'io.idpsync.user.deleted',
+  RemovedFromGroups: 'io.idpsync.membership.removed',
+};
+
+export async function webhookTargets(
+  ds: DirectorySync,
+  kube: KubeClient,
+  registerSecret: (value: string) => void,
+): Promise<{ targets: WebhookTarget[]; problems: string[] }> {
+  const namespace = ds.metadata.namespace!;
+  const targets: WebhookTarget[] = [];
+  const problems: string[] = [];
+  for (const hook of ds.spec.notifications?.webhooks ?? []) {
+    const key = hook.secretRef.key ?? 'signingSecret';
+    const secret = await kube.getSecret(namespace, hook.secretRef.name);
+    const value = secret ? secretData(secret)[key] : undefined;
+    if (!value) {
+      problems.push(`webhook ${hook.name}: ${secret ? `Secret ${hook.secretRef.name} has no key "${key}"` : `Secret ${hook.secretRef.name} does not exist`}`);
+      continue;
+    }
+    registerSecret(value);
+    targets.push({
+      name: hook.name,
+      url: hook.url,
+      secret: value,
+      ...(hook.types?.length ? { types: hook.types } : {}),
+      ...(hook.caBundle ? { caBundle: hook.caBundle } : {}),
+      allowInsecureLoopback: hook.allowInsecureLoopback ?? false,
+    });
+  }
+  return { targets, problems };
+}
+
+export function revocationEvents(namespace: string, directory: string, revocations: readonly Revocation[], now: Date): CloudEvent<UserRevocationData>[] {
+  return revocations.map((r) =>
+    newCloudEvent({
+      source: directorySource(namespace, directory),
+      type: TYPE_OF_REASON[r.reason],
+      subject: `users/${r.user}`,
+      data: { namespace, directory, user: { name: r.user, login: r.login }, reason: r.reason, groups: r.groups },
+      now,
+    }),
+  );
+}
+
+export function policyRemovedEvent(data: PolicyRemovalData, now: Date): CloudEvent<PolicyRemovalData> {
+  return newCloudEvent({
+    source: directorySource(data.namespace, data.directory ?? ''),
+    type: 'io.idpsync.policy.removed',
+    subject: `policies/${data.policy}`,
+    data,
+    now,
+  });
+}

@@ -1,0 +1,110 @@
+// Watches Policies and resolves each one to its Group: on creation, on a spec or owner change, when a
+// sync wrote or deleted Groups in its namespace, and every few minutes in case a trigger was missed.
+// A Policy that goes away (deleted by a person, or by the garbage collector with its Group) is
+// announced to the revocation webhooks of its directory.
+import type { KubeConfig, KubernetesListObject } from '@kubernetes/client-node';
+import { GROUP, LABELS, VERSION, type Group, type Policy } from '../../api/v1alpha1/index.js';
+import { ResilientInformer, objectKey } from '../../runtime/informer.js';
+import { WorkQueue, runWorkers } from '../../runtime/workqueue.js';
+import type { Logger } from '../../runtime/logger.js';
+import type { KubeClient } from '../../kube/client.js';
+import { getCondition } from '../conditions.js';
+import { policyRemovedEvent, type RevocationNotifier } from '../directorysync/notifications.js';
+import { PolicyReconciler } from './reconciler.js';
+
+export interface PolicyControllerOptions {
+  kubeConfig: KubeConfig;
+  kube: KubeClient;
+  reconciler: PolicyReconciler;
+  logger: Logger;
+  namespace?: string;
+  workers?: number;
+  notifier?: Pick<RevocationNotifier, 'publish'>;
+  now?: () => number;
+  /** Every Policy is resolved again this often. Default 10 minutes. */
+  resyncMs?: number;
+}
+
+function trigger(p: Policy): string {
+  return JSON.stringify([p.metadata.generation, (p.metadata.ownerReferences ?? []).map((r) => r.uid), p.metadata.labels ?? {}]);
+}
+
+export class PolicyController {
+  readonly queue = new WorkQueue({ name: 'policy' });
+  readonly informer: ResilientInformer<Policy>;
+  private workers?: Promise<void>;
+  private resync?: NodeJS.Timeout;
+
+  constructor(private readonly opts: PolicyControllerOptions) {
+    const path = opts.namespace ? `/apis/${GROUP}/${VERSION}/namespaces/${opts.namespace}/policies` : `/apis/${GROUP}/${VERSION}/policies`;
+    this.informer = new ResilientInformer<Policy>({
+      resource: 'policies',
+      path,
+      kubeConfig: opts.kubeConfig,
+      logger: opts.logger,
+      list: async () => {
+        const items = await opts.kube.list<Policy>('Policy', opts.namespace);
+        return { apiVersion: `${GROUP}/${VERSION}`, kind: 'PolicyList', metadata: {}, items } as KubernetesListObject<Policy>;
+      },
+    });
+    this.informer.on('add', (p) => this.queue.add(objectKey(p)));
+    this.informer.on('update', (p, old) => {
+      if (trigger(p) !== trigger(old)) this.queue.add(objectKey(p));
+    });
+    this.informer.on('delete', (p) => void this.announceRemoval(p));
+  }
+
+  start(): void {
+    this.informer.start();
+    this.workers = runWorkers(this.queue, this.opts.workers ?? 2, (key) => this.process(key));
+    this.resync = setInterval(() => {
+      for (const p of this.informer.list()) this.queue.add(objectKey(p));
+    }, this.opts.resyncMs ?? 10 * 60_000);
+    this.resync.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.resync);
+    this.queue.shutdown();
+    await this.informer.stop();
+    await this.workers;
+  }
+
+  /**
+   * A sync wrote or deleted these Groups. Resolve again every Policy that could be affected: those
+   * resolved to one of them, those naming one, and those not resolved to anything yet.
+   */
+  groupsChanged(namespace: string, groups: readonly string[]): void {
+    const touched = new Set(groups);
+    for (const p of this.informer.list(namespace)) {
+      const resolved = getCondition(p.status?.conditions, 'Ready')?.status === 'True' ? p.status?.resolvedGroup : undefined;
+      const affected =
+        resolved === undefined || touched.has(resolved) || (p.spec.group.name !== undefined && touched.has(p.spec.group.name)) || p.spec.group.idpName !== undefined;
+      if (affected) this.queue.add(objectKey(p));
+    }
+  }
+
+  private async process(key: string): Promise<void> {
+    const [namespace, name] = key.split('/');
+    try {
+      await this.opts.reconciler.reconcile(namespace, name);
+      this.queue.forget(key);
+    } catch (err) {
+      this.queue.addRateLimited(key);
+      this.opts.logger.warn('policy reconcile failed', { key, error: String(err) });
+    }
+  }
+
+  private async announceRemoval(policy: Policy): Promise<void> {
+    const directory = policy.status?.directory ?? policy.metadata.labels?.[LABELS.directory];
+    if (!this.opts.notifier || !directory) return;
+    const namespace = policy.metadata.namespace!;
+    const group = policy.status?.resolvedGroup;
+    const groupGone = group === undefined || !(await this.opts.kube.get<Group>('Group', namespace, group).catch(() => undefined));
+    const event = policyRemovedEvent(
+      { namespace, directory, policy: policy.metadata.name!, group, reason: groupGone ? 'GroupDeleted' : 'PolicyDeleted', resources: policy.spec.resources },
+      new Date((this.opts.now ?? Date.now)()),
+    );
+    this.opts.notifier.publish(`${namespace}/${directory}`, [event]);
+  }
+}
