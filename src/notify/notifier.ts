@@ -24,7 +24,7 @@
 //   and status says why.
 // - URLs appear in status and logs as origin + path only (a query may carry a token); the secret
 //   never appears anywhere.
-import type { NotificationType, WebhookStatus } from '../api/v1alpha1/directorysync.js';
+import type { WebhookStatus } from '../api/v1alpha1/directorysync.js';
 import { realClock, sleep as clockSleep, type Clock, type TimerHandle } from '../runtime/clock.js';
 import { webhookDeliveriesTotal, webhookPending } from '../runtime/metrics.js';
 import type { CloudEvent } from './cloudevent.js';
@@ -71,6 +71,8 @@ const silentLog: NotifierLog = { warn: () => {}, info: () => {} };
 export class Notifier {
   private readonly directories = new Map<string, Directory>();
   private readonly idleWaiters: Array<() => void> = [];
+  /** Webhooks being shut down after removal; stop() waits for them. */
+  private readonly retiring = new Set<Promise<void>>();
   private readonly clock: Clock;
   private readonly now: () => number;
   private readonly log: NotifierLog;
@@ -103,7 +105,7 @@ export class Notifier {
       next.set(target.name, existing ?? this.newQueue(directoryKey, dir, target));
     }
     for (const [name, queue] of previous) {
-      if (!next.has(name)) void this.retire(directoryKey, dir, queue);
+      if (!next.has(name)) this.retire(directoryKey, dir, queue);
     }
     dir.targets = next;
 
@@ -148,7 +150,7 @@ export class Notifier {
     if (!dir) return;
     this.directories.delete(directoryKey);
     if (dir.statusTimer) this.clock.clearTimeout(dir.statusTimer);
-    for (const queue of dir.targets?.values() ?? []) void this.retire(directoryKey, dir, queue);
+    for (const queue of dir.targets?.values() ?? []) this.retire(directoryKey, dir, queue);
     this.checkIdle();
   }
 
@@ -164,13 +166,13 @@ export class Notifier {
   /** Cancels attempts in flight and backoffs; nothing is delivered afterwards. */
   async stop(): Promise<void> {
     this.stopped = true;
-    const queues: Array<Promise<number>> = [];
+    const queues: Array<Promise<void>> = [];
     for (const dir of this.directories.values()) {
       if (dir.statusTimer) this.clock.clearTimeout(dir.statusTimer);
       dir.statusTimer = undefined;
       for (const queue of dir.targets?.values() ?? []) queues.push(queue.stop());
     }
-    await Promise.all(queues);
+    await Promise.all([...queues, ...this.retiring]);
     for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
@@ -195,7 +197,7 @@ export class Notifier {
 
   private route(dir: Directory, queued: QueuedEvent[]): void {
     for (const queue of dir.targets?.values() ?? []) {
-      queue.enqueue(queued.filter((q) => queue.wants(q.event.type as NotificationType)));
+      queue.enqueue(queued.filter((q) => queue.wants(q.event.type)));
     }
   }
 
@@ -217,20 +219,24 @@ export class Notifier {
     });
   }
 
-  private async retire(directoryKey: string, dir: Directory, queue: TargetQueue): Promise<void> {
+  private retire(directoryKey: string, dir: Directory, queue: TargetQueue): void {
     const labels = { namespace: dir.namespace, directory: dir.name, webhook: queue.name };
-    const discarded = await queue.stop();
-    if (discarded > 0) {
-      this.log.warn(`webhook removed; discarded ${discarded} pending notification(s)`, {
+    const pending = queue.pending;
+    if (pending > 0) {
+      this.log.warn(`webhook removed; discarded ${pending} pending notification(s)`, {
         directory: directoryKey,
         webhook: queue.name,
-        dropped: discarded,
+        dropped: pending,
       });
     }
     // The series would otherwise stay forever: a removed webhook has no pending events and no future.
     webhookPending.remove(labels);
     for (const result of ['success', 'failure', 'dropped']) webhookDeliveriesTotal.remove({ ...labels, result });
-    this.checkIdle();
+    const stopped = queue.stop().then(() => {
+      this.retiring.delete(stopped);
+      this.checkIdle();
+    });
+    this.retiring.add(stopped);
   }
 
   /** Something about a directory's webhooks changed: update the gauge, wake idle(), report status. */

@@ -81,8 +81,8 @@ export class TargetQueue {
     target: WebhookTarget,
     private readonly opts: TargetQueueOptions,
   ) {
-    this.target = target;
-    this.applyConfiguration(target);
+    this.target = copyTarget(target);
+    this.applyConfiguration(this.target);
   }
 
   get name(): string {
@@ -105,19 +105,23 @@ export class TargetQueue {
 
   /**
    * Takes a new configuration for this webhook name. Queue and counters stay. A changed URL, secret
-   * or CA cancels the attempt or backoff in progress and retries the head at once with the new one.
+   * or CA cancels the attempt or backoff in progress and retries the head at once with the new one;
+   * events of types no longer wanted are dropped.
    */
   reconfigure(target: WebhookTarget): void {
-    if (sameTarget(this.target, target) || this.stopped) return;
-    this.target = target;
-    this.interrupt();
-    this.applyConfiguration(target);
+    if (this.stopped || (sameEndpoint(this.target, target) && sameTypes(this.target, target))) return;
+    const endpointChanged = !sameEndpoint(this.target, target);
+    this.target = copyTarget(target);
+    if (endpointChanged) {
+      this.interrupt();
+      this.applyConfiguration(this.target);
+      this.consecutiveFailures = 0;
+    }
     const unwanted = this.queue.filter((q) => !this.wants(q.event.type));
     if (unwanted.length > 0) {
       this.remove(new Set(unwanted));
       this.countDropped(unwanted.length, 'their types are no longer sent to it');
     }
-    this.consecutiveFailures = 0;
     this.opts.onChange();
     this.kick();
   }
@@ -149,15 +153,13 @@ export class TargetQueue {
     };
   }
 
-  /** Stops delivery for good; returns how many events were still pending (now discarded). */
-  async stop(): Promise<number> {
+  /** Stops delivery for good and discards what is pending; resolves once connections are closed. */
+  async stop(): Promise<void> {
     this.stopped = true;
-    const discarded = this.queue.length;
     this.queue.length = 0;
     this.abort.abort();
     await this.loop;
     await this.endpoint?.agent.close().catch(() => {});
-    return discarded;
   }
 
   private applyConfiguration(target: WebhookTarget): void {
@@ -221,14 +223,14 @@ export class TargetQueue {
         this.delivered++;
         this.consecutiveFailures = 0;
         this.lastDeliveryTime = new Date(this.opts.now()).toISOString();
-        webhookDeliveriesTotal.inc(this.metricLabels('success'));
+        this.count('success');
         this.opts.onChange();
         continue;
       }
       if (result.aborted) return;
       this.consecutiveFailures++;
       this.failedAttempts++;
-      webhookDeliveriesTotal.inc(this.metricLabels('failure'));
+      this.count('failure');
       this.recordFailure(this.redact(result.error));
       this.opts.onChange();
       await this.opts.sleep(this.backoff(result.retryAfterMs), signal).catch(() => {});
@@ -262,7 +264,7 @@ export class TargetQueue {
 
   private countDropped(count: number, why: string): void {
     this.dropped += count;
-    webhookDeliveriesTotal.inc(this.metricLabels('dropped'), count);
+    this.count('dropped', count);
     this.opts.log.warn(`dropped ${count} webhook notification(s): ${why}`, {
       directory: this.opts.directoryKey,
       webhook: this.target.name,
@@ -286,8 +288,9 @@ export class TargetQueue {
     return out;
   }
 
-  private metricLabels(result: 'success' | 'failure' | 'dropped') {
-    return { ...this.opts.labels, webhook: this.target.name, result };
+  private count(result: 'success' | 'failure' | 'dropped', n = 1): void {
+    // A stopped queue's series have been removed; an attempt finishing late must not bring them back.
+    if (!this.stopped) webhookDeliveriesTotal.inc({ ...this.opts.labels, webhook: this.target.name, result }, n);
   }
 }
 
@@ -316,15 +319,21 @@ function configurationProblem(target: WebhookTarget): string | undefined {
   return undefined;
 }
 
-function sameTarget(a: WebhookTarget, b: WebhookTarget): boolean {
+function copyTarget(t: WebhookTarget): WebhookTarget {
+  return { ...t, ...(t.types ? { types: [...t.types] } : {}) };
+}
+
+function sameEndpoint(a: WebhookTarget, b: WebhookTarget): boolean {
   return (
-    a.name === b.name &&
     a.url === b.url &&
     a.secret === b.secret &&
     (a.caBundle ?? '') === (b.caBundle ?? '') &&
-    Boolean(a.allowInsecureLoopback) === Boolean(b.allowInsecureLoopback) &&
-    [...(a.types ?? [])].sort().join(',') === [...(b.types ?? [])].sort().join(',')
+    Boolean(a.allowInsecureLoopback) === Boolean(b.allowInsecureLoopback)
   );
+}
+
+function sameTypes(a: WebhookTarget, b: WebhookTarget): boolean {
+  return [...(a.types ?? [])].sort().join(',') === [...(b.types ?? [])].sort().join(',');
 }
 
 function formatDuration(ms: number): string {

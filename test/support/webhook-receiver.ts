@@ -1,6 +1,7 @@
 // A loopback webhook receiver for tests: verifies each delivery's Standard Webhooks signature and
 // keeps the CloudEvents that pass, counts the ones that do not, and can play a receiver that is down.
-import { createServer, type IncomingHttpHeaders } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type RequestListener } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { isCloudEvent, type CloudEvent } from '../../src/notify/cloudevent.js';
 import { verifySignature } from '../../src/notify/signing.js';
@@ -38,13 +39,15 @@ export async function startWebhookReceiver(opts: {
   toleranceSeconds?: number;
   /** Clock used to check webhook-timestamp; default the real one. */
   nowSeconds?: () => number;
+  /** Serve HTTPS with this PEM key and certificate (for 127.0.0.1) instead of plain HTTP. */
+  tls?: { key: string; cert: string };
 }): Promise<WebhookReceiver> {
   const events: CloudEvent[] = [];
   const requests: ReceivedRequest[] = [];
   let rejected = 0;
   let down: { status: number; headers: Record<string, string> } | undefined;
 
-  const server = createServer((req, res) => {
+  const listener: RequestListener = (req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
@@ -72,12 +75,13 @@ export async function startWebhookReceiver(opts: {
       events.push(parsed);
       answer(204);
     });
-  });
+  };
+  const server = opts.tls ? createTlsServer(opts.tls, listener) : createServer(listener);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
 
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     events,
     requests,
     get rejected() {

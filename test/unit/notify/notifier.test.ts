@@ -1,4 +1,8 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import type { NotificationType } from '../../../src/api/v1alpha1/directorysync.js';
@@ -48,6 +52,23 @@ function gatedSleep() {
       r?.();
     },
   };
+}
+
+/** A throwaway self-signed certificate for 127.0.0.1, or undefined where openssl is missing. */
+function selfSignedCertificate(): { key: string; cert: string } | undefined {
+  const dir = mkdtempSync(join(tmpdir(), 'idpsync-webhook-tls-'));
+  try {
+    execFileSync('openssl', [
+      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+      '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
+      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
+    ], { stdio: 'ignore' });
+    return { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8') };
+  } catch {
+    return undefined;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 async function metric(name: string, labels: Record<string, string>): Promise<number | undefined> {
@@ -352,6 +373,43 @@ describe('notify/Notifier', function () {
     await receiver.waitFor(() => receiver.rejected >= 2);
     expect(receiver.events).to.deep.equal([]);
     expect(notifier.status(KEY)[0].lastError).to.equal(`HTTP 401 from ${receiver.url}/hooks/idpsync`);
+  });
+
+  it('trusts the webhook\'s caBundle for HTTPS, and nothing self-signed without it', async function () {
+    const pem = selfSignedCertificate();
+    if (!pem) return this.skip();
+    const secure = await startWebhookReceiver({ secret: SECRET, tls: pem });
+    try {
+      newNotifier();
+      notifier.configure(KEY, [
+        { name: 'pinned', url: `${secure.url}/hook`, secret: SECRET, caBundle: pem.cert },
+        { name: 'unpinned', url: `${secure.url}/hook`, secret: SECRET },
+      ]);
+      const e = event();
+      notifier.publish(KEY, [e]);
+      await until(() => notifier.status(KEY)[0].delivered === 1 && notifier.status(KEY)[1].failedAttempts >= 1, 'deliveries');
+      expect(secure.events.map((x) => x.id)).to.deep.equal([e.id]);
+      expect(notifier.status(KEY)[1].lastError).to.match(new RegExp(`^POST ${secure.url}/hook failed: .*(SELF_SIGNED|UNABLE_TO_VERIFY)`));
+    } finally {
+      await notifier.stop();
+      await secure.close();
+    }
+  });
+
+  it('drops queued events whose type a reconfigured webhook no longer takes', async () => {
+    const gate = gatedSleep();
+    newNotifier({ sleep: gate.sleep });
+    receiver.setDown(503);
+    notifier.configure(KEY, [target(receiver)]);
+    const kept = [event('io.idpsync.user.deleted'), event('io.idpsync.user.deleted')];
+    notifier.publish(KEY, [kept[0], event('io.idpsync.user.suspended'), kept[1]]);
+    await until(() => gate.delays.length === 1, 'a failed attempt');
+    notifier.configure(KEY, [target(receiver, { types: ['io.idpsync.user.deleted'] })]);
+    expect(notifier.status(KEY)[0]).to.include({ pending: 2, dropped: 1 });
+    receiver.setDown(false);
+    gate.release();
+    await notifier.idle();
+    expect(receiver.events.map((e) => e.id)).to.deep.equal(kept.map((e) => e.id));
   });
 
   it('does not call a webhook whose URL breaks policy, and says why in status', async () => {
