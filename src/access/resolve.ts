@@ -2,7 +2,7 @@
 // lists the objects, these functions only read them.
 import type { Group, Policy, User } from '../api/v1alpha1/objects.js';
 import { portCovered, resourceCovers, type Protocol, type ResourceLike } from './address.js';
-import { groupsByName, readyCondition, resolvePolicy, userInGroup, type InertReason } from './rule.js';
+import { groupsByName, readyCondition, grantingGroup, userInGroup, type InertReason } from './rule.js';
 
 /** A Policy resource with its defaults spelled out: an empty list means every port or protocol. */
 export interface GrantedResource {
@@ -63,7 +63,7 @@ export function accessOfUser(user: User, groups: readonly Group[], policies: rea
   const grants: Grant[] = [];
   const inertPolicies: InertPolicy[] = [];
   for (const policy of policies) {
-    const resolution = resolvePolicy(policy, byName);
+    const resolution = grantingGroup(policy, byName);
     if (resolution.granting) {
       if (userInGroup(user, resolution.group)) grants.push(...grantsOf(policy, resolution.group));
       continue;
@@ -84,7 +84,7 @@ export function whoCanReach(query: ReachQuery, users: readonly User[], groups: r
   const byName = groupsByName(groups);
   const reach: Reach[] = [];
   for (const policy of policies) {
-    const resolution = resolvePolicy(policy, byName);
+    const resolution = grantingGroup(policy, byName);
     if (!resolution.granting) continue;
     const covering = grantsOf(policy, resolution.group).filter((g) => covers(g.resource, query));
     if (covering.length === 0) continue;

@@ -15,7 +15,7 @@ export function readyCondition(policy: Policy) {
  * The Group a Policy grants access through, or why it is inert: its Ready condition must be True
  * and status.resolvedGroup must name a Group that exists in the Policy's namespace.
  */
-export function resolvePolicy(policy: Policy, groupsByName: ReadonlyMap<string, Group>): PolicyResolution {
+export function grantingGroup(policy: Policy, groupsByName: ReadonlyMap<string, Group>): PolicyResolution {
   if (readyCondition(policy)?.status !== 'True') return { granting: false, reason: 'PolicyNotReady' };
   const name = policy.status?.resolvedGroup;
   if (!name) return { granting: false, reason: 'NoResolvedGroup' };
@@ -35,7 +35,7 @@ export function userInGroup(user: User, group: Group): boolean {
 
 /** The whole rule in one call. */
 export function policyGrants(policy: Policy, groupsByName: ReadonlyMap<string, Group>, user: User): boolean {
-  const resolution = resolvePolicy(policy, groupsByName);
+  const resolution = grantingGroup(policy, groupsByName);
   return resolution.granting && userInGroup(user, resolution.group);
 }
 

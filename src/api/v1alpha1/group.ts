@@ -21,9 +21,8 @@ export const GroupSpec = Type.Object({
 });
 export type GroupSpec = Static<typeof GroupSpec>;
 
-export const GroupStatus = Type.Object({
-  policies: Type.Optional(Type.Integer({ description: 'Policies that grant access through this group.' })),
-});
+/** Empty: the Policies granting through a Group are found by label (idpsync.io/group), not counted here. */
+export const GroupStatus = Type.Object({});
 
 export const GroupKind: KindDefinition = {
   kind: 'Group',

@@ -3,7 +3,6 @@
 import { createHash } from 'node:crypto';
 import {
   ANNOTATIONS,
-  API_VERSION,
   FINALIZER,
   LABELS,
   type DirectorySync,
