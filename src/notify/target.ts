@@ -61,9 +61,8 @@ const MAX_ERROR_LENGTH = 1024;
 
 export class TargetQueue {
   private target: WebhookTarget;
-  /** Undefined while the configuration is unusable (see `problem`); events then wait. */
+  /** Undefined while the configuration is unusable; events then wait and status says why. */
   private endpoint?: Endpoint;
-  private problem?: string;
   private readonly queue: QueuedEvent[] = [];
   private sending?: QueuedEvent;
   private consecutiveFailures = 0;
@@ -164,13 +163,13 @@ export class TargetQueue {
 
   private applyConfiguration(target: WebhookTarget): void {
     this.endpoint = undefined;
-    this.problem = configurationProblem(target);
-    if (this.problem) {
-      this.recordFailure(this.problem);
+    const problem = configurationProblem(target);
+    if (problem) {
+      this.recordFailure(problem);
       this.opts.log.warn('webhook configuration is unusable; notifications wait until it is fixed', {
         directory: this.opts.directoryKey,
         webhook: target.name,
-        error: this.problem,
+        error: problem,
       });
       return;
     }
