@@ -14,7 +14,8 @@ import { KubeClient, isConflict } from '../src/kube/client.js';
 import { recorderSink, startOperator } from '../src/controllers/manager.js';
 import { createLogger } from '../src/runtime/logger.js';
 import { EventRecorder, eventsV1Sink } from '../src/runtime/events.js';
-import type { DirectorySync } from '../src/api/v1alpha1/index.js';
+import type { DirectorySync, Policy } from '../src/api/v1alpha1/index.js';
+import { runAccess } from '../src/cli/access.js';
 
 const { values } = parseArgs({ options: { kubeconfig: { type: 'string' }, exit: { type: 'boolean', default: false } } });
 const NAMESPACE = 'idpsync-demo';
@@ -50,9 +51,18 @@ async function main(): Promise<void> {
     await core.createNamespacedSecret({ namespace: NAMESPACE, body: { metadata: { name: `${name}-credentials` }, stringData: conn.secret } });
     await kube.apply('DirectorySync', {
       metadata: { name, namespace: NAMESPACE },
-      spec: { provider: { type: conn.type, [conn.type]: conn.settings, allowInsecureLoopback: true }, credentialsRef: { name: `${name}-credentials` }, interval: '1m' },
+      spec: {
+        provider: { type: conn.type, [conn.type]: conn.settings, allowInsecureLoopback: true },
+        credentialsRef: { name: `${name}-credentials` },
+        interval: '1m',
+        ...(name === 'google-demo' ? { policies: [{ name: 'db', groups: { names: ['Engineering'] }, resources: [{ address: '10.20.0.0/16', ports: ['5432'], protocols: ['TCP'] }] }] } : {}),
+      },
     });
   }
+  await kube.apply('Policy', {
+    metadata: { name: 'everyone-dashboards', namespace: NAMESPACE },
+    spec: { group: { idpName: 'Everyone', directory: 'google-demo' }, resources: [{ address: '*.dash.corp.example.com', ports: ['443'] }] },
+  });
 
   const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'warn' });
   const recorder = new EventRecorder({ sink: eventsV1Sink(kc.makeApiClient(EventsV1Api)), identity: 'demo', logger });
@@ -63,6 +73,10 @@ async function main(): Promise<void> {
   console.log(`\n$ kubectl get idpsync -n ${NAMESPACE}\n${kubectl('get', 'idpsync', '-n', NAMESPACE)}`);
   console.log(`$ kubectl get groups -n ${NAMESPACE} -o custom-columns=NAME:.spec.displayName,DIRECTORY:.spec.directory,MEMBERS:.spec.members\n${kubectl('get', 'groups', '-n', NAMESPACE, '-o', 'custom-columns=NAME:.spec.displayName,DIRECTORY:.spec.directory,MEMBERS:.spec.members')}`);
   console.log('Okta has no nested groups, so its Groups hold direct members; Google Workspace nests, so its Groups match the documented example.');
+  await waitPoliciesReady(kube);
+  console.log(`\n$ kubectl get idppolicy -n ${NAMESPACE}\n${kubectl('get', 'idppolicy', '-n', NAMESPACE)}`);
+  console.log(`$ idpsync access alice@company.com -n ${NAMESPACE}`);
+  await runAccess(['alice@company.com', '-n', NAMESPACE, '--kubeconfig', kubeconfigPath!]);
 
   const shutdown = async () => {
     await operator.stop();
@@ -76,11 +90,23 @@ async function main(): Promise<void> {
   ${kubectlBin} get idpsync -n ${NAMESPACE}
   ${kubectlBin} describe directorysync google-demo -n ${NAMESPACE}
   ${kubectlBin} get users -n ${NAMESPACE} -o wide
+  ${kubectlBin} describe idppolicy everyone-dashboards -n ${NAMESPACE}
+  npx tsx src/cli/main.ts access --resource 10.20.1.1 --port 5432 -n ${NAMESPACE} --kubeconfig ${kubeconfigPath}
   ${kubectlBin} get events -n ${NAMESPACE}
   ${kubectlBin} annotate directorysync okta-demo -n ${NAMESPACE} idpsync.io/sync-now="$(date +%s)" --overwrite
 Press Ctrl-C to stop everything.`);
   await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
   await shutdown();
+}
+
+async function waitPoliciesReady(kube: KubeClient): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const policies = await kube.list<Policy>('Policy', NAMESPACE);
+    if (policies.length >= 2 && policies.every((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))) return;
+    if (Date.now() > deadline) throw new Error('the demo Policies did not become Ready');
+    await new Promise((r) => setTimeout(r, 500));
+  }
 }
 
 async function waitReady(kube: KubeClient, name: string): Promise<void> {

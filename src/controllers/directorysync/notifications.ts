@@ -4,6 +4,7 @@ import type { DirectorySync, NotificationType } from '../../api/v1alpha1/index.j
 import type { Revocation } from '../../directory/decide.js';
 import type { KubeClient } from '../../kube/client.js';
 import { secretData } from '../../kube/client.js';
+import { describeError } from '../../errors.js';
 import { directorySource, newCloudEvent, type CloudEvent } from '../../notify/cloudevent.js';
 import type { WebhookTarget } from '../../notify/notifier.js';
 
@@ -49,10 +50,16 @@ export async function webhookTargets(
   const problems: string[] = [];
   for (const hook of ds.spec.notifications?.webhooks ?? []) {
     const key = hook.secretRef.key ?? 'signingSecret';
-    const secret = await kube.getSecret(namespace, hook.secretRef.name);
+    // A webhook whose Secret cannot be read is reported, never a reason to stop syncing (and revoking).
+    const secret = await kube.getSecret(namespace, hook.secretRef.name).catch((err: unknown) => err as Error);
+    if (secret instanceof Error) {
+      problems.push(`webhook ${hook.name}: cannot read Secret ${hook.secretRef.name}: ${describeError(secret)}`);
+      continue;
+    }
     const value = secret ? secretData(secret)[key] : undefined;
     if (!value) {
-      problems.push(`webhook ${hook.name}: ${secret ? `Secret ${hook.secretRef.name} has no key "${key}"` : `Secret ${hook.secretRef.name} does not exist`}`);
+      const why = !secret ? 'does not exist' : value === '' ? `has an empty "${key}"` : `has no key "${key}"`;
+      problems.push(`webhook ${hook.name}: Secret ${hook.secretRef.name} ${why}`);
       continue;
     }
     registerSecret(value);

@@ -192,7 +192,20 @@ describe('controllers/directorysync/notifications', () => {
       const { targets, problems } = await webhookTargets(directorySync([webhook('gateway')]), fakeKube([secret('gateway-signing', { signingSecret: '' })]), () => {});
       expect(targets).to.deep.equal([]);
       expect(problems).to.have.length(1);
-      expect(problems[0]).to.contain('gateway');
+      expect(problems[0]).to.contain('gateway').and.to.contain('empty');
+    });
+
+    it('reports a Secret it may not read as a problem of that webhook and still configures the others', async () => {
+      const kube = fakeKube([secret('audit-signing', { signingSecret: 'audit-secret' })]);
+      const read = kube.getSecret.bind(kube);
+      kube.getSecret = async (namespace: string, name: string) => {
+        if (name === 'gateway-signing') throw Object.assign(new Error('secrets "gateway-signing" is forbidden'), { code: 403 });
+        return read(namespace, name);
+      };
+      const { targets, problems } = await webhookTargets(directorySync([webhook('gateway'), webhook('audit')]), kube, () => {});
+      expect(targets.map((t) => t.name)).to.deep.equal(['audit']);
+      expect(problems).to.have.length(1);
+      expect(problems[0]).to.contain('webhook gateway: cannot read Secret gateway-signing').and.to.contain('forbidden');
     });
 
     it('reads Secrets from the DirectorySync namespace only', async () => {
