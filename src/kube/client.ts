@@ -5,7 +5,7 @@ import { API_VERSION, FIELD_MANAGER, GROUP, LABELS, VERSION, type KubeObject } f
 
 export type IdpKind = 'DirectorySync' | 'User' | 'Group' | 'Policy';
 
-const PLURAL: Record<IdpKind, string> = { DirectorySync: 'directorysyncs', User: 'users', Group: 'groups', Policy: 'policies' };
+export const PLURAL: Record<IdpKind, string> = { DirectorySync: 'directorysyncs', User: 'users', Group: 'groups', Policy: 'policies' };
 
 export interface WriteCounter {
   (kind: string, verb: 'apply' | 'applyStatus' | 'delete' | 'create' | 'patch'): void;

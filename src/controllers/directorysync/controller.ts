@@ -1,9 +1,10 @@
 // Watches DirectorySyncs and feeds their keys to the reconciler through a work queue: on creation, on a
 // spec change (generation), on the sync-now or approve-deletions annotation, on deletion; and again
 // after every interval. Status writes do not trigger a reconcile, so a sync never chases its own tail.
-import type { KubeConfig, KubernetesListObject } from '@kubernetes/client-node';
-import { ANNOTATIONS, GROUP, VERSION, type DirectorySync } from '../../api/v1alpha1/index.js';
-import { ResilientInformer, objectKey } from '../../runtime/informer.js';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { kindInformer } from '../informers.js';
+import { ANNOTATIONS, type DirectorySync } from '../../api/v1alpha1/index.js';
+import { objectKey, type ResilientInformer } from '../../runtime/informer.js';
 import { WorkQueue, runWorkers } from '../../runtime/workqueue.js';
 import type { Logger } from '../../runtime/logger.js';
 import { TransientError } from '../../errors.js';
@@ -32,19 +33,7 @@ export class DirectorySyncController {
   private workers?: Promise<void>;
 
   constructor(private readonly opts: ControllerOptions) {
-    const path = opts.namespace
-      ? `/apis/${GROUP}/${VERSION}/namespaces/${opts.namespace}/directorysyncs`
-      : `/apis/${GROUP}/${VERSION}/directorysyncs`;
-    this.informer = new ResilientInformer<DirectorySync>({
-      resource: 'directorysyncs',
-      path,
-      kubeConfig: opts.kubeConfig,
-      logger: opts.logger,
-      list: async () => {
-        const items = await opts.kube.list<DirectorySync>('DirectorySync', opts.namespace);
-        return { apiVersion: `${GROUP}/${VERSION}`, kind: 'DirectorySyncList', metadata: {}, items } as KubernetesListObject<DirectorySync>;
-      },
-    });
+    this.informer = kindInformer<DirectorySync>('DirectorySync', opts);
     this.informer.on('add', (ds) => this.queue.add(objectKey(ds)));
     this.informer.on('update', (ds, old) => {
       if (trigger(ds) !== trigger(old)) this.queue.add(objectKey(ds));

@@ -2,9 +2,10 @@
 // sync wrote or deleted Groups in its namespace, and every few minutes in case a trigger was missed.
 // A Policy that goes away (deleted by a person, or by the garbage collector with its Group) is
 // announced to the revocation webhooks of its directory.
-import type { KubeConfig, KubernetesListObject } from '@kubernetes/client-node';
-import { GROUP, LABELS, VERSION, type Group, type Policy } from '../../api/v1alpha1/index.js';
-import { ResilientInformer, objectKey } from '../../runtime/informer.js';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { kindInformer } from '../informers.js';
+import { LABELS, type Group, type Policy } from '../../api/v1alpha1/index.js';
+import { objectKey, type ResilientInformer } from '../../runtime/informer.js';
 import { WorkQueue, runWorkers } from '../../runtime/workqueue.js';
 import type { Logger } from '../../runtime/logger.js';
 import type { KubeClient } from '../../kube/client.js';
@@ -36,17 +37,7 @@ export class PolicyController {
   private resync?: NodeJS.Timeout;
 
   constructor(private readonly opts: PolicyControllerOptions) {
-    const path = opts.namespace ? `/apis/${GROUP}/${VERSION}/namespaces/${opts.namespace}/policies` : `/apis/${GROUP}/${VERSION}/policies`;
-    this.informer = new ResilientInformer<Policy>({
-      resource: 'policies',
-      path,
-      kubeConfig: opts.kubeConfig,
-      logger: opts.logger,
-      list: async () => {
-        const items = await opts.kube.list<Policy>('Policy', opts.namespace);
-        return { apiVersion: `${GROUP}/${VERSION}`, kind: 'PolicyList', metadata: {}, items } as KubernetesListObject<Policy>;
-      },
-    });
+    this.informer = kindInformer<Policy>('Policy', opts);
     this.informer.on('add', (p) => this.queue.add(objectKey(p)));
     this.informer.on('update', (p, old) => {
       if (trigger(p) !== trigger(old)) this.queue.add(objectKey(p));
