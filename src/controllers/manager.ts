@@ -145,6 +145,7 @@ export async function runOperator(options: OperatorOptions): Promise<void> {
     logger.info('controller started', { identity, namespace: options.namespace ?? '(all)' });
   };
   let elector: LeaderElector | undefined;
+  let shuttingDown = false;
   if (options.leaderElect) {
     const namespace = options.leaderElectionNamespace ?? process.env.POD_NAMESPACE ?? 'idpsync-system';
     elector = new LeaderElector({
@@ -156,6 +157,7 @@ export async function runOperator(options: OperatorOptions): Promise<void> {
         signal.addEventListener('abort', () => void running?.stop(), { once: true });
       },
       onStoppedLeading: () => {
+        if (shuttingDown) return;
         // Another replica leads now; restarting is the simplest way to a clean state.
         logger.warn('leadership lost; exiting');
         process.exit(1);
@@ -170,7 +172,10 @@ export async function runOperator(options: OperatorOptions): Promise<void> {
   const shutdown = new Shutdown({ timeoutMs: 25_000 });
   shutdown.register('health-server', () => server.close());
   shutdown.register('controller', async () => running?.stop());
-  shutdown.register('leader-election', async () => elector?.stop());
+  shutdown.register('leader-election', async () => {
+    shuttingDown = true;
+    await elector?.stop();
+  });
   shutdown.install();
 }
 
