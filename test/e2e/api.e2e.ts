@@ -172,6 +172,7 @@ describe('idpsync.io/v1alpha1 on a real apiserver', () => {
     it('an interval that is not a duration', async () => {
       const message = await rejection(directorySync(namespace, 'interval', { ...validOktaSpec, interval: '5 minutes' }));
       expect(message).to.include('spec.interval: Invalid value: "5 minutes"');
+      expect(message).to.include('must be a duration such as "90s", "5m" or "2h30m"');
     });
 
     it('an Okta domain given as a URL', async () => {

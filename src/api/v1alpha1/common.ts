@@ -20,10 +20,13 @@ export function cel(...rules: CelRule[]): SchemaOptions {
 
 export const Duration = (options: SchemaOptions = {}) =>
   Type.String({
-    pattern: '^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$',
+    maxLength: 32,
     description: 'A Go-style duration such as "90s", "5m" or "2h30m".',
+    'x-kubernetes-validations': [
+      { rule: "self.matches('^([0-9]+(\\\\.[0-9]+)?(ms|s|m|h))+$')", message: 'must be a duration such as "90s", "5m" or "2h30m" (units ms, s, m, h)' },
+    ],
     ...options,
-  });
+  } as SchemaOptions);
 
 export const Timestamp = (description: string) => Type.String({ format: 'date-time', description });
 
