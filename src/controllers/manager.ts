@@ -74,6 +74,7 @@ export const metricsObserver: SyncObserver = {
       directoryObjects.set({ ...labels, kind: 'User', state: 'Suspended' }, c.suspendedUsers);
       directoryObjects.set({ ...labels, kind: 'User', state: 'Deleted' }, c.deletedUsers);
       directoryObjects.set({ ...labels, kind: 'Group', state: 'Active' }, c.groups);
+      directoryObjects.set({ ...labels, kind: 'Policy', state: 'Declared' }, outcome.plan.policies.total);
     } else {
       syncTotal.inc({ ...labels, result: outcome.error.constructor.name === 'StallError' ? 'stalled' : 'error' });
     }

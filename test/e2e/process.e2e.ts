@@ -64,6 +64,7 @@ describe('idpsync run as a process', function () {
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     expect(metrics).to.match(new RegExp(`idpsync_sync_total\\{namespace="${ns}",directory="corp",result="success"\\} [1-9]`));
     expect(metrics).to.contain('idpsync_kube_writes_total');
+    expect(metrics).to.contain(`idpsync_directory_objects{namespace="${ns}",directory="corp",kind="Policy",state="Declared"} 1`);
 
     const key = idp.connection().secret.serviceAccountKey as string;
     const privateKey = JSON.parse(key).private_key as string;
