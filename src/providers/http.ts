@@ -1,6 +1,7 @@
 // One HTTP client for every IdP driver: URL policy (HTTPS unless loopback is allowed), an optional
 // CA bundle, a per-request timeout, bounded concurrency, retries with exponential backoff that honour
 // the IdP's own rate-limit signals, a count of calls, and mapping of HTTP failures to typed errors.
+import { rootCertificates } from 'node:tls';
 import { Agent, fetch as undiciFetch, type Dispatcher } from 'undici';
 import { bulkhead, type BulkheadPolicy } from 'cockatiel';
 import { StallError, TransientError, IdpSyncError } from '../errors.js';
@@ -110,7 +111,8 @@ export class IdpHttpClient {
   private pauseUntil = 0;
 
   constructor(private readonly options: IdpHttpOptions) {
-    this.dispatcher = new Agent({ connect: options.caBundle ? { ca: options.caBundle } : {} });
+    // Added to the system roots, not instead of them: a private CA for a proxy must not break public IdP hosts.
+    this.dispatcher = new Agent({ connect: options.caBundle ? { ca: [...rootCertificates, options.caBundle] } : {} });
     this.limiter = bulkhead(options.concurrency ?? 4, Number.MAX_SAFE_INTEGER);
     this.now = options.now ?? Date.now;
     this.sleep = options.sleep ?? realSleep;
