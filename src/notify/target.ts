@@ -92,14 +92,18 @@ export class TargetQueue {
     return this.queue.length;
   }
 
+  /** What still waits (including an attempt in flight), oldest first. */
+  pendingEvents(): CloudEvent[] {
+    return this.queue.map((q) => q.event);
+  }
+
   /** True while nothing is queued or being sent. */
   get idle(): boolean {
     return this.queue.length === 0 && !this.loop;
   }
 
   wants(type: NotificationType): boolean {
-    const types = this.target.types;
-    return !types || types.length === 0 || types.includes(type);
+    return wantsType(this.target, type);
   }
 
   /**
@@ -128,15 +132,40 @@ export class TargetQueue {
   enqueue(events: QueuedEvent[]): void {
     if (this.stopped || events.length === 0) return;
     this.queue.push(...events);
-    this.dropExpired();
-    let overflow = 0;
-    while (this.queue.length > this.opts.maxPending) {
-      // The oldest waiting event goes; one on the wire right now is left to finish.
-      this.queue.splice(this.queue[0] === this.sending ? 1 : 0, 1);
-      overflow++;
-    }
-    if (overflow > 0) this.countDropped(overflow, `more than ${this.opts.maxPending} events were waiting`);
+    this.trim();
     this.kick();
+  }
+
+  /**
+   * Puts events that were waiting before a restart in front of everything queued since (behind an
+   * attempt in flight), in their order. Ids already queued are skipped; events of types this webhook
+   * no longer takes are dropped.
+   */
+  restore(events: QueuedEvent[]): void {
+    if (this.stopped || events.length === 0) return;
+    const known = new Set(this.queue.map((q) => q.event.id));
+    const restored: QueuedEvent[] = [];
+    let unwanted = 0;
+    for (const q of events) {
+      if (known.has(q.event.id)) continue;
+      known.add(q.event.id);
+      if (this.wants(q.event.type)) restored.push(q);
+      else unwanted++;
+    }
+    this.queue.splice(this.sending && this.queue[0] === this.sending ? 1 : 0, 0, ...restored);
+    if (unwanted > 0) this.countDropped(unwanted, 'their types are no longer sent to it');
+    this.trim();
+    this.kick();
+  }
+
+  /** Drops the waiting events with these ids (an attempt in flight is left to finish); returns how many. */
+  drop(ids: ReadonlySet<string>, why: string): number {
+    const doomed = this.queue.filter((q) => ids.has(q.event.id) && q !== this.sending);
+    if (doomed.length === 0) return 0;
+    this.remove(new Set(doomed));
+    this.countDropped(doomed.length, why);
+    this.opts.onChange();
+    return doomed.length;
   }
 
   status(): WebhookStatus {
@@ -247,6 +276,18 @@ export class TargetQueue {
     return retryAfterMs === undefined ? jittered : Math.max(jittered, Math.min(retryAfterMs, maxBackoffMs));
   }
 
+  /** Drops expired events, then the oldest beyond maxPending. */
+  private trim(): void {
+    this.dropExpired();
+    let overflow = 0;
+    while (this.queue.length > this.opts.maxPending) {
+      // The oldest waiting event goes; one on the wire right now is left to finish.
+      this.queue.splice(this.queue[0] === this.sending ? 1 : 0, 1);
+      overflow++;
+    }
+    if (overflow > 0) this.countDropped(overflow, `more than ${this.opts.maxPending} events were waiting`);
+  }
+
   private dropExpired(): void {
     const oldest = this.opts.now() - this.opts.maxAgeMs;
     const expired = this.queue.filter((q) => q.bornAt < oldest && q !== this.sending);
@@ -316,6 +357,11 @@ function configurationProblem(target: WebhookTarget): string | undefined {
     return `webhook "${target.name}": ${(err as Error).message}`;
   }
   return undefined;
+}
+
+export function wantsType(target: WebhookTarget, type: NotificationType): boolean {
+  const types = target.types;
+  return !types || types.length === 0 || types.includes(type);
 }
 
 function copyTarget(t: WebhookTarget): WebhookTarget {
