@@ -10,6 +10,8 @@ import { DirectorySyncReconciler, type EventSink, type SyncObserver } from './di
 import type { Outcome } from './directorysync/status.js';
 import { API_VERSION, NOTIFIER_FIELD_MANAGER, type DirectorySync } from '../api/v1alpha1/index.js';
 import { Notifier } from '../notify/notifier.js';
+import { SecretOutboxStore } from '../notify/outbox.js';
+import { directoryOwnerRef } from './owners.js';
 import { PolicyController } from './policy/controller.js';
 import { PolicyReconciler } from './policy/reconciler.js';
 import { EventRecorder, eventsV1Sink, type Recorder } from '../runtime/events.js';
@@ -87,9 +89,20 @@ export function startOperator(options: OperatorOptions & { events: EventSink }):
   const logger = options.logger ?? createLogger({ level: options.logLevel ?? 'info' });
   const kube = new KubeClient(kubeConfig, (kind, verb) => kubeWritesTotal.inc({ kind, verb }));
   const now = options.now ?? Date.now;
+  // Pending revocation events are kept in a Secret per DirectorySync, so a restart or a new leader delivers them.
+  const outbox = new SecretOutboxStore({
+    kube,
+    log: logger,
+    countWrite: (kind, verb) => kubeWritesTotal.inc({ kind, verb }),
+    directoryOwner: async (namespace, name) => {
+      const ds = await kube.get<DirectorySync>('DirectorySync', namespace, name);
+      return ds && !ds.metadata.deletionTimestamp ? directoryOwnerRef(ds) : undefined;
+    },
+  });
   const notifier = new Notifier({
     now,
     log: logger,
+    store: outbox,
     ...(options.webhookBackoffMs ? { baseBackoffMs: options.webhookBackoffMs.base, maxBackoffMs: options.webhookBackoffMs.max } : {}),
     onStatusChange: (key, webhooks) => {
       const [namespace, name] = key.split('/');
@@ -155,7 +168,8 @@ export async function runOperator(options: OperatorOptions): Promise<void> {
       logger,
       onStartedLeading: (signal) => {
         startWork();
-        signal.addEventListener('abort', () => void running?.stop(), { once: true });
+        // The Lease is released only after the work stopped, so the next leader reads a complete outbox.
+        return new Promise<void>((resolve) => signal.addEventListener('abort', () => void running?.stop().finally(resolve), { once: true }));
       },
       onStoppedLeading: () => {
         if (shuttingDown) return;

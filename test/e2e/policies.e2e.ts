@@ -233,6 +233,44 @@ describe('access policies end to end', function () {
     }
   });
 
+  it('delivers revocations still pending when the operator stopped, after a new one starts', async () => {
+    const ns = await newNamespace('outbox');
+    const idp = new GoogleWorkspaceEmulator(loadFixture(SEED));
+    const secret = 'outbox test secret';
+    const receiver = await startWebhookReceiver({ secret });
+    await idp.start();
+    try {
+      await adminKubeConfig().makeApiClient(CoreV1Api).createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'hook' }, stringData: { signingSecret: secret } } });
+      await createDirectory(ns, 'corp', idp.connection(), {
+        notifications: { webhooks: [{ name: 'gateway', url: receiver.url, secretRef: { name: 'hook', key: 'signingSecret' }, allowInsecureLoopback: true }] },
+      });
+      await waitForCondition(ns, 'corp', 'Ready', 'True');
+      receiver.setDown(503);
+      idp.directory.users.find((u) => u.id === 'u-bob')!.state = 'suspended';
+      idp.directory.users.find((u) => u.id === 'u-alice')!.state = 'suspended';
+      await syncNow(ns, 'corp');
+      await waitFor(
+        async () => {
+          const stored = await adminKubeConfig().makeApiClient(CoreV1Api).readNamespacedSecret({ namespace: ns, name: 'corp-webhook-outbox' }).catch(() => undefined);
+          return stored?.data && Object.keys(stored.data).length > 0 && (await getDirectory(ns, 'corp')).status?.notifications?.webhooks[0]?.pending === 2;
+        },
+        { timeoutMs: 30_000, what: 'two pending events kept in the outbox Secret' },
+      );
+
+      await op.stop();
+      op = await startTestOperator({ webhookBackoffMs: { base: 200, max: 1000 } });
+      receiver.setDown(false);
+      await receiver.waitFor(() => receiver.events.length >= 2, 60_000);
+      const logins = receiver.events.map((e) => `${e.type} ${(e.data as any).user.login}`).sort();
+      expect(logins).to.deep.equal(['io.idpsync.user.suspended alice@company.com', 'io.idpsync.user.suspended bob@company.com']);
+      expect(new Set(receiver.events.map((e) => e.id)).size).to.equal(receiver.events.length);
+      expect(receiver.rejected).to.equal(0);
+    } finally {
+      await idp.stop();
+      await receiver.close();
+    }
+  });
+
   it('rejects a webhook that is not HTTPS at admission, with a readable message', async () => {
     const ns = await newNamespace('hookvalidation');
     const idp = new GoogleWorkspaceEmulator(loadFixture(SEED));

@@ -49,20 +49,11 @@ export async function webhookTargets(
   const targets: WebhookTarget[] = [];
   const problems: string[] = [];
   for (const hook of ds.spec.notifications?.webhooks ?? []) {
-    const key = hook.secretRef.key ?? 'signingSecret';
-    // A webhook whose Secret cannot be read is reported, never a reason to stop syncing (and revoking).
-    const secret = await kube.getSecret(namespace, hook.secretRef.name).catch((err: unknown) => err as Error);
-    if (secret instanceof Error) {
-      problems.push(`webhook ${hook.name}: cannot read Secret ${hook.secretRef.name}: ${describeError(secret)}`);
-      continue;
-    }
-    const value = secret ? secretData(secret)[key] : undefined;
-    if (!value) {
-      const why = !secret ? 'does not exist' : value === '' ? `has an empty "${key}"` : `has no key "${key}"`;
-      problems.push(`webhook ${hook.name}: Secret ${hook.secretRef.name} ${why}`);
-      continue;
-    }
-    registerSecret(value);
+    const { value, problem } = await signingSecret(kube, namespace, hook.name, hook.secretRef);
+    if (problem) problems.push(problem);
+    else registerSecret(value);
+    // A webhook without a usable secret stays configured with an empty one: the notifier then keeps its
+    // events waiting (and says why in status) instead of discarding them.
     targets.push({
       name: hook.name,
       url: hook.url,
@@ -73,6 +64,22 @@ export async function webhookTargets(
     });
   }
   return { targets, problems };
+}
+
+async function signingSecret(
+  kube: KubeClient,
+  namespace: string,
+  webhook: string,
+  ref: { name: string; key?: string },
+): Promise<{ value: string; problem?: string }> {
+  const key = ref.key ?? 'signingSecret';
+  // A Secret that cannot be read is reported, never a reason to stop syncing (and revoking).
+  const secret = await kube.getSecret(namespace, ref.name).catch((err: unknown) => err as Error);
+  if (secret instanceof Error) return { value: '', problem: `webhook ${webhook}: cannot read Secret ${ref.name}: ${describeError(secret)}` };
+  const value = secret ? secretData(secret)[key] : undefined;
+  if (value) return { value };
+  const why = !secret ? 'does not exist' : value === '' ? `has an empty "${key}"` : `has no key "${key}"`;
+  return { value: '', problem: `webhook ${webhook}: Secret ${ref.name} ${why}` };
 }
 
 export function revocationEvents(namespace: string, directory: string, revocations: readonly Revocation[], now: Date): CloudEvent<UserRevocationData>[] {

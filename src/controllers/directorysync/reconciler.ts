@@ -236,7 +236,7 @@ export class DirectorySyncReconciler {
     if (!notifier) return undefined;
     const { targets, problems } = await webhookTargets(ds, this.deps.kube, this.deps.registerSecret);
     notifier.configure(key, targets);
-    return { configured: targets.length, problems };
+    return { configured: targets.filter((t) => t.secret !== '').length, problems };
   }
 
   private async safeVerify(driver: ProviderDriver): Promise<VerifyResult | undefined> {

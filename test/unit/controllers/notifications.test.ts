@@ -176,7 +176,8 @@ describe('controllers/directorysync/notifications', () => {
       const registered: string[] = [];
       const { targets, problems } = await webhookTargets(ds, kube, (v) => registered.push(v));
 
-      expect(targets.map((t) => t.name)).to.deep.equal(['fine']);
+      // Broken webhooks stay configured with no secret, so their events wait instead of being discarded.
+      expect(targets.map((t) => [t.name, t.secret !== ''])).to.deep.equal([['gone', false], ['wrong-key', false], ['fine', true]]);
       expect(problems).to.have.length(2);
       expect(problems[0]).to.contain('gone').and.contain('nowhere').and.contain('does not exist');
       expect(problems[1]).to.contain('wrong-key').and.contain('shared').and.contain('"hmac"');
@@ -190,7 +191,7 @@ describe('controllers/directorysync/notifications', () => {
 
     it('treats an empty secret as missing rather than signing with it', async () => {
       const { targets, problems } = await webhookTargets(directorySync([webhook('gateway')]), fakeKube([secret('gateway-signing', { signingSecret: '' })]), () => {});
-      expect(targets).to.deep.equal([]);
+      expect(targets.map((t) => t.secret)).to.deep.equal(['']);
       expect(problems).to.have.length(1);
       expect(problems[0]).to.contain('gateway').and.to.contain('empty');
     });
@@ -203,7 +204,7 @@ describe('controllers/directorysync/notifications', () => {
         return read(namespace, name);
       };
       const { targets, problems } = await webhookTargets(directorySync([webhook('gateway'), webhook('audit')]), kube, () => {});
-      expect(targets.map((t) => t.name)).to.deep.equal(['audit']);
+      expect(targets.map((t) => [t.name, t.secret])).to.deep.equal([['gateway', ''], ['audit', 'audit-secret']]);
       expect(problems).to.have.length(1);
       expect(problems[0]).to.contain('webhook gateway: cannot read Secret gateway-signing').and.to.contain('forbidden');
     });
@@ -211,7 +212,7 @@ describe('controllers/directorysync/notifications', () => {
     it('reads Secrets from the DirectorySync namespace only', async () => {
       const elsewhere = { ...secret('gateway-signing', { signingSecret: 's' }), metadata: { name: 'gateway-signing', namespace: 'other' } };
       const { targets, problems } = await webhookTargets(directorySync([webhook('gateway')]), fakeKube([elsewhere]), () => {});
-      expect(targets).to.deep.equal([]);
+      expect(targets.map((t) => t.secret)).to.deep.equal(['']);
       expect(problems[0]).to.contain('does not exist');
     });
   });

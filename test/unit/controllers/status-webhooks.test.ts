@@ -122,7 +122,7 @@ describe('controllers/directorysync/status: webhooks and policies', () => {
       const kube = { getSecret: async (namespace: string, name: string) => (namespace === 'team-a' && name === 'signing' ? stored : undefined) } as unknown as KubeClient;
       const { targets, problems } = await webhookTargets(ds, kube, () => {});
 
-      const s = status({ webhooks: { configured: targets.length, problems } });
+      const s = status({ webhooks: { configured: targets.filter((t) => t.secret !== '').length, problems } });
       const c = condition(s, 'WebhooksConfigured')!;
       expect(c).to.deep.include({ status: 'False', reason: 'WebhookSecretInvalid' });
       expect(c.message).to.contain('proxy').and.contain('"proxy"');
