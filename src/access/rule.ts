@@ -1,6 +1,7 @@
 // The one rule that decides whether a Policy grants access to a User. A gateway enforcing these
 // objects must apply exactly this rule, so it lives alone and stays small.
 import type { Group, Policy, User } from '../api/v1alpha1/objects.js';
+import { getCondition } from '../controllers/conditions.js';
 
 /** Why a Policy grants nothing to anyone. */
 export type InertReason = 'PolicyNotReady' | 'NoResolvedGroup' | 'GroupNotFound';
@@ -8,7 +9,7 @@ export type InertReason = 'PolicyNotReady' | 'NoResolvedGroup' | 'GroupNotFound'
 export type PolicyResolution = { granting: true; group: Group } | { granting: false; reason: InertReason };
 
 export function readyCondition(policy: Policy) {
-  return policy.status?.conditions?.find((c) => c.type === 'Ready');
+  return getCondition(policy.status?.conditions, 'Ready');
 }
 
 /**

@@ -5,6 +5,7 @@ import { Agent } from 'undici';
 import type { NotificationType, WebhookStatus } from '../api/v1alpha1/directorysync.js';
 import { checkUrlPolicy, describeUrl } from '../providers/http.js';
 import { webhookDeliveriesTotal } from '../runtime/metrics.js';
+import { backoffDelay } from '../runtime/workqueue.js';
 import type { CloudEvent } from './cloudevent.js';
 import { postEvent } from './post.js';
 import { signingKey } from './signing.js';
@@ -271,7 +272,7 @@ export class TargetQueue {
    */
   private backoff(retryAfterMs: number | undefined): number {
     const { baseBackoffMs, maxBackoffMs } = this.opts;
-    const ceiling = Math.min(maxBackoffMs, baseBackoffMs * 2 ** Math.min(this.consecutiveFailures - 1, 40));
+    const ceiling = backoffDelay(this.consecutiveFailures, baseBackoffMs, maxBackoffMs);
     const jittered = this.opts.random() * ceiling;
     return retryAfterMs === undefined ? jittered : Math.max(jittered, Math.min(retryAfterMs, maxBackoffMs));
   }

@@ -26,7 +26,7 @@ export interface UserRevocationData {
 
 export interface PolicyRemovalData {
   namespace: string;
-  directory?: string;
+  directory: string;
   policy: string;
   group?: string;
   groupDisplayName?: string;
@@ -96,7 +96,7 @@ export function revocationEvents(namespace: string, directory: string, revocatio
 
 export function policyRemovedEvent(data: PolicyRemovalData, now: Date): CloudEvent<PolicyRemovalData> {
   return newCloudEvent({
-    source: directorySource(data.namespace, data.directory ?? ''),
+    source: directorySource(data.namespace, data.directory),
     type: 'io.idpsync.policy.removed',
     subject: `policies/${data.policy}`,
     data,
