@@ -470,6 +470,8 @@ describe('notify/Notifier', function () {
     notifier.configure(KEY, []);
     expect(notifier.status(KEY)).to.deep.equal([]);
     await notifier.idle();
+    // An attempt aborted by the removal may still reach the receiver a moment later; count from after that.
+    await new Promise((resolve) => setTimeout(resolve, 100));
     const attempts = receiver.attempts;
     receiver.setDown(false);
     notifier.publish(KEY, [event()]);
