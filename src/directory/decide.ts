@@ -53,6 +53,8 @@ export interface UserWrite {
 export interface GroupWrite {
   name: string;
   spec: GroupSpec;
+  /** Labels beyond those every directory object carries (directory, IdP id, managed-by). */
+  labels: Record<string, string>;
 }
 
 export interface Deletion {
@@ -147,8 +149,9 @@ export function decide(input: DecideInput): Plan {
       children: namesOf(f.children, groupName),
     };
     const existing = existingGroupByIdp.get(g.id);
-    const labelled = existing?.metadata.labels?.[LABELS.idpNameHash] === idHash(g.name);
-    if (!existing || !labelled || !sameJson(existing.spec, desired)) plan.groups.push({ name: groupName.get(g.id)!, spec: desired });
+    const labels = { [LABELS.idpNameHash]: idHash(g.name) };
+    const labelled = existing?.metadata.labels?.[LABELS.idpNameHash] === labels[LABELS.idpNameHash];
+    if (!existing || !labelled || !sameJson(existing.spec, desired)) plan.groups.push({ name: groupName.get(g.id)!, spec: desired, labels });
   }
   const goneGroups: Deletion[] = input.existingGroups
     .filter((g) => !syncedIds.has(g.spec.idpId))

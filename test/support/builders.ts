@@ -3,8 +3,7 @@
 import type { DirectoryGroup, DirectorySnapshot, DirectoryUser } from '../../src/providers/types.js';
 import type { DirectoryRef } from '../../src/directory/decide.js';
 import type { DirectorySyncSpec, Group, User } from '../../src/api/v1alpha1/index.js';
-import { API_VERSION, LABELS } from '../../src/api/v1alpha1/index.js';
-import { idHash } from '../../src/directory/naming.js';
+import { API_VERSION } from '../../src/api/v1alpha1/index.js';
 import { loadFixture, type DirectoryFixture } from '../emulators/fixture.js';
 
 export function user(id: string, login = `${id}@example.com`, mods: Partial<DirectoryUser> = {}): DirectoryUser {
@@ -68,9 +67,8 @@ export function materialise(
   }
   const groups = new Map(prevGroups.map((g) => [g.metadata.name!, g]));
   for (const w of plan.groups) {
-    const labels = { [LABELS.idpNameHash]: idHash(w.spec.displayName) };
     const uid = groups.get(w.name)?.metadata.uid ?? `uid-${w.name}`;
-    groups.set(w.name, { apiVersion: API_VERSION, kind: 'Group', metadata: { name: w.name, namespace, uid, labels }, spec: w.spec });
+    groups.set(w.name, { apiVersion: API_VERSION, kind: 'Group', metadata: { name: w.name, namespace, uid, labels: w.labels }, spec: w.spec });
   }
   for (const d of plan.deletions) (d.kind === 'User' ? users : groups).delete(d.name);
   return { users: [...users.values()], groups: [...groups.values()] };

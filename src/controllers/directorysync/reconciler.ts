@@ -266,8 +266,7 @@ export class DirectorySyncReconciler {
     let writes = 0;
     const groupUid = new Map(existingGroups.map((g) => [g.metadata.name!, g.metadata.uid!]));
     await mapLimit(plan.groups, limit, async (g) => {
-      const metadata = meta(g.name, g.spec.idpId, { [LABELS.idpNameHash]: idHash(g.spec.displayName) });
-      const stored = await kube.apply<Group>('Group', { metadata, spec: g.spec });
+      const stored = await kube.apply<Group>('Group', { metadata: meta(g.name, g.spec.idpId, g.labels), spec: g.spec });
       groupUid.set(g.name, stored.metadata.uid!);
       writes++;
     });

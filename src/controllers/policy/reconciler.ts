@@ -24,7 +24,8 @@ export class PolicyReconciler {
     const policy = await kube.get<Policy>('Policy', namespace, name);
     if (!policy || policy.metadata.deletionTimestamp) return;
 
-    const [candidates, liveOwners] = await Promise.all([this.candidates(policy), this.liveOwners(policy)]);
+    const candidates = await this.candidates(policy);
+    const liveOwners = await this.liveOwners(policy, candidates);
     const resolution = resolvePolicy({ policy, candidates, liveOwners, now: new Date(this.deps.now()) });
 
     if (resolution.metadataPatch) {
@@ -59,11 +60,12 @@ export class PolicyReconciler {
     return kube.list<Group>('Group', namespace, labels.join(','));
   }
 
-  private async liveOwners(policy: Policy): Promise<Map<string, Group>> {
+  /** Owner Groups that still exist; the usual owner is among the candidates already read. */
+  private async liveOwners(policy: Policy, candidates: readonly Group[]): Promise<Map<string, Group>> {
     const live = new Map<string, Group>();
     for (const ref of policy.metadata.ownerReferences ?? []) {
       if (!isGroupOwnerRef(ref)) continue;
-      const group = await this.deps.kube.get<Group>('Group', policy.metadata.namespace!, ref.name);
+      const group = candidates.find((g) => g.metadata.uid === ref.uid) ?? (await this.deps.kube.get<Group>('Group', policy.metadata.namespace!, ref.name));
       if (group?.metadata.uid === ref.uid) live.set(ref.uid, group);
     }
     return live;
