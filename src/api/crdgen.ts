@@ -110,7 +110,7 @@ export function renderCrd(def: KindDefinition): Record<string, unknown> {
           name: VERSION,
           served: true,
           storage: true,
-          subresources: { status: {} },
+          ...(def.statusSubresource === false ? {} : { subresources: { status: {} } }),
           additionalPrinterColumns: def.printerColumns,
           schema: { openAPIV3Schema: root },
         },

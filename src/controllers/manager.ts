@@ -4,7 +4,18 @@ import * as k8s from '@kubernetes/client-node';
 import { KubeClient } from '../kube/client.js';
 import { DRIVERS } from '../providers/registry.js';
 import { createLogger, registerSecret, type Logger } from '../runtime/logger.js';
-import { idpApiCallsTotal, kubeWritesTotal, revocationsTotal, syncDurationSeconds, syncTotal, deletionsHeld, directoryObjects } from '../runtime/metrics.js';
+import {
+  idpApiCallsTotal,
+  kubeWritesTotal,
+  lastSuccessfulSync,
+  forgetDirectory,
+  revocationSignalsPending,
+  revocationsTotal,
+  syncDurationSeconds,
+  syncTotal,
+  deletionsHeld,
+  directoryObjects,
+} from '../runtime/metrics.js';
 import { DirectorySyncController } from './directorysync/controller.js';
 import { DirectorySyncReconciler, type EventSink, type SyncObserver } from './directorysync/reconciler.js';
 import type { Outcome } from './directorysync/status.js';
@@ -54,9 +65,13 @@ export function loadKubeConfig(path?: string): k8s.KubeConfig {
 
 /** Adapts the runtime's Event recorder to what the reconciler emits; an Event never fails a sync. */
 export function recorderSink(recorder: Recorder): EventSink {
+  const regarding = (ref: { kind: string; namespace: string; name: string; uid?: string }) => ({ apiVersion: API_VERSION, kind: ref.kind, namespace: ref.namespace, name: ref.name, uid: ref.uid });
   return {
     emit(ref, type, reason, note) {
-      void recorder.event({ apiVersion: API_VERSION, kind: ref.kind, namespace: ref.namespace, name: ref.name, uid: ref.uid }, type, reason, 'Sync', note).catch(() => {});
+      void recorder.event(regarding(ref), type, reason, 'Sync', note).catch(() => {});
+    },
+    once(ref, name, type, reason, note) {
+      return recorder.eventOnce(name, regarding(ref), type, reason, 'Revoke', note);
     },
   };
 }
@@ -69,7 +84,7 @@ export const metricsObserver: SyncObserver = {
     if (outcome.kind === 'synced') {
       syncTotal.inc({ ...labels, result: outcome.plan.held ? 'held' : 'success' });
       idpApiCallsTotal.inc({ ...labels, provider: ds.spec.provider.type }, outcome.apiCalls);
-      for (const r of outcome.plan.revocations) revocationsTotal.inc({ ...labels, reason: r.reason });
+      lastSuccessfulSync.set(labels, Date.now() / 1000);
       deletionsHeld.set(labels, (outcome.plan.held?.users ?? 0) + (outcome.plan.held?.groups ?? 0));
       const c = outcome.plan.counts;
       directoryObjects.set({ ...labels, kind: 'User', state: 'Active' }, c.activeUsers);
@@ -80,6 +95,12 @@ export const metricsObserver: SyncObserver = {
     } else {
       syncTotal.inc({ ...labels, result: outcome.error.constructor.name === 'StallError' ? 'stalled' : 'error' });
     }
+  },
+  signalsPending(namespace, directory, pending) {
+    revocationSignalsPending.set({ namespace, directory }, pending);
+  },
+  forgotten(namespace, directory) {
+    void forgetDirectory(namespace, directory);
   },
 };
 
@@ -99,10 +120,13 @@ export function startOperator(options: OperatorOptions & { events: EventSink }):
       return ds && !ds.metadata.deletionTimestamp ? directoryOwnerRef(ds) : undefined;
     },
   });
+  // Deliveries are struck from the User's revocation record; the reconciler that owns the records is made below.
+  const late: { reconciler?: DirectorySyncReconciler } = {};
   const notifier = new Notifier({
     now,
     log: logger,
     store: outbox,
+    onSettled: (...args) => late.reconciler?.signals.settled(...args),
     ...(options.webhookBackoffMs ? { baseBackoffMs: options.webhookBackoffMs.base, maxBackoffMs: options.webhookBackoffMs.max } : {}),
     onStatusChange: (key, webhooks) => {
       const [namespace, name] = key.split('/');
@@ -123,8 +147,10 @@ export function startOperator(options: OperatorOptions & { events: EventSink }):
     registerSecret,
     observer: metricsObserver,
     notifier,
+    countRevocation: (labels) => revocationsTotal.inc(labels),
     onGroupsChanged: (namespace, groups) => policies.groupsChanged(namespace, groups),
   });
+  late.reconciler = reconciler;
   const controller = new DirectorySyncController({ kubeConfig, kube, reconciler, logger, namespace: options.namespace, workers: options.workers });
   controller.start();
   policies.start();
@@ -134,6 +160,7 @@ export function startOperator(options: OperatorOptions & { events: EventSink }):
     policies,
     notifier,
     stop: async () => {
+      reconciler.stop();
       await Promise.all([controller.stop(), policies.stop()]);
       await notifier.stop();
     },

@@ -14,7 +14,15 @@ import {
   type User,
   type UserSpec,
   type UserStatus,
+  type RevocationReason,
+  type RevocationRecord,
+  MAX_REVOCATION_RECORDS,
+  SIGNAL_EVENT,
+  SIGNAL_METRIC,
+  webhookSignal,
 } from '../api/v1alpha1/index.js';
+import { sanitizeSnapshot, type RefusedRecord } from './sanitize.js';
+import { REVOCATION_NOTIFICATION_TYPE } from './signals.js';
 import { flattenGroups } from './flatten.js';
 import { globToRegExp, idHash, objectName, shortHash } from './naming.js';
 import { parseDuration } from '../util/duration.js';
@@ -42,12 +50,13 @@ export interface DecideInput {
 
 export type OperatorUserSpec = Omit<UserSpec, 'role'>;
 
+/** A User to write: spec and status go in one request, so a revocation record lands with the access it removes. */
 export interface UserWrite {
   name: string;
   spec: OperatorUserSpec;
   status: UserStatus;
-  writeSpec: boolean;
-  writeStatus: boolean;
+  /** This write removes access (groups lost, or no longer Active); the apply step writes these first. */
+  revokes: boolean;
 }
 
 export interface GroupWrite {
@@ -77,8 +86,10 @@ export interface PlannedEvent {
 export interface Revocation {
   user: string;
   login: string;
-  reason: 'Suspended' | 'Deleted' | 'RemovedFromGroups';
+  reason: RevocationReason;
   groups: string[];
+  /** The record written on the User, from which its Event, metric and webhooks are derived. */
+  record: RevocationRecord;
 }
 
 export type HeldDeletions = NonNullable<DirectorySyncStatus['heldDeletions']>;
@@ -93,6 +104,8 @@ export interface Plan {
   revocations: Revocation[];
   policies: PolicyPlan;
   counts: Counts;
+  /** IdP records that could not be stored; their existing objects, if any, are left as they are. */
+  refused: RefusedRecord[];
 }
 
 export const DEFAULT_DELETION = {
@@ -103,7 +116,12 @@ export const DEFAULT_DELETION = {
 };
 
 export function decide(input: DecideInput): Plan {
-  const { directory, snapshot, now } = input;
+  const { directory, now } = input;
+  const { snapshot, refused } = sanitizeSnapshot(input.snapshot);
+  const refusedUsers = new Set(refused.filter((r) => r.kind === 'User').map((r) => r.idpId));
+  const refusedGroups = new Set(refused.filter((r) => r.kind === 'Group').map((r) => r.idpId));
+  const signals = signalsOwed(directory.spec);
+  const stillOwed = signalStillOwed(directory.spec);
   const spec = directory.spec;
   const deletion = { ...DEFAULT_DELETION, ...spec.deletion };
   const nowIso = now.toISOString();
@@ -130,7 +148,8 @@ export function decide(input: DecideInput): Plan {
     }
   }
 
-  const plan: Plan = { users: [], groups: [], deletions: [], events: [], revocations: [], policies: { writes: [], deletions: [], total: 0 }, counts: emptyCounts() };
+  const plan: Plan = { users: [], groups: [], deletions: [], events: [], revocations: [], policies: { writes: [], deletions: [], total: 0 }, counts: emptyCounts(), refused };
+  if (refused.length) plan.events.push(refusedEvent(directory.name, refused));
 
   // Groups.
   for (const g of synced) {
@@ -154,7 +173,7 @@ export function decide(input: DecideInput): Plan {
     if (!existing || !labelled || !sameJson(existing.spec, desired)) plan.groups.push({ name: groupName.get(g.id)!, spec: desired, labels });
   }
   const goneGroups: Deletion[] = input.existingGroups
-    .filter((g) => !syncedIds.has(g.spec.idpId))
+    .filter((g) => !syncedIds.has(g.spec.idpId) && !refusedGroups.has(g.spec.idpId))
     .map((g) => ({
       kind: 'Group',
       name: g.metadata.name!,
@@ -169,13 +188,13 @@ export function decide(input: DecideInput): Plan {
   for (const u of snapshot.users) {
     const existing = existingUserByIdp.get(u.id);
     const groupsNow = u.state === 'Active' ? (groupsOfUser.get(u.id) ?? []).sort() : [];
-    const write = userWrite(userName(u), directory.name, u, groupsNow, existing, roleOf, nowIso, deletion.userRetention);
-    trackUserTransition(plan, existing, write, u.login, directory.name);
-    pushIfChanged(plan, write);
+    const write = userWrite(userName(u), directory.name, u, groupsNow, existing, roleOf, nowIso, deletion.userRetention, stillOwed);
+    trackUserTransition(plan, existing, write, u.login, directory.name, signals, nowIso);
+    pushIfChanged(plan, existing, write);
   }
   const seenUserIds = new Set(snapshot.users.map((u) => u.id));
   for (const existing of input.existingUsers) {
-    if (seenUserIds.has(existing.spec.idpId)) continue;
+    if (seenUserIds.has(existing.spec.idpId) || refusedUsers.has(existing.spec.idpId)) continue;
     if (existing.spec.state === 'Deleted') {
       const deleteAfter = existing.status?.deleteAfter;
       if (deleteAfter && Date.parse(deleteAfter) <= now.getTime()) {
@@ -184,7 +203,7 @@ export function decide(input: DecideInput): Plan {
       continue;
     }
     const gone: DirectoryUser = { id: existing.spec.idpId, login: existing.spec.login, email: existing.spec.email, displayName: existing.spec.displayName, state: 'Deleted', idpStatus: 'NotFound' };
-    const write = userWrite(existing.metadata.name!, directory.name, gone, [], existing, roleOf, nowIso, deletion.userRetention);
+    const write = userWrite(existing.metadata.name!, directory.name, gone, [], existing, roleOf, nowIso, deletion.userRetention, stillOwed);
     newlyDeleted.push({ user: existing, write });
   }
 
@@ -213,8 +232,8 @@ export function decide(input: DecideInput): Plan {
   }
   if (!holdUsers || approved) {
     for (const { user, write } of newlyDeleted) {
-      trackUserTransition(plan, user, write, user.spec.login, directory.name);
-      pushIfChanged(plan, write);
+      trackUserTransition(plan, user, write, user.spec.login, directory.name, signals, nowIso);
+      pushIfChanged(plan, user, write);
     }
   }
   if (!holdGroups || approved) {
@@ -237,7 +256,6 @@ export function decide(input: DecideInput): Plan {
     leavingGroups: new Set(goneGroups.map((g) => g.name)),
     existing: input.existingPolicies ?? [],
   });
-  summariseRevocations(plan, directory.name);
   plan.counts = countObjects(input, plan, synced.length, groupsOfUser, holdUsers && !approved);
   return plan;
 }
@@ -251,6 +269,7 @@ function userWrite(
   roleOf: (u: DirectoryUser, existing?: User) => { role: 'User' | 'Admin'; source: string },
   nowIso: string,
   retention: string,
+  stillOwed: (signal: string) => boolean,
 ): UserWrite {
   const spec: OperatorUserSpec = {
     directory,
@@ -264,62 +283,83 @@ function userWrite(
   };
   const before = existing?.status ?? {};
   const stateChanged = !existing || existing.spec.state !== u.state;
-  const lostGroups = (existing?.spec.groups ?? []).filter((g) => !groups.includes(g));
   const { role, source } = roleOf(u, existing);
   const status: UserStatus = {
     role,
     roleSource: source,
     stateSince: stateChanged ? nowIso : (before.stateSince ?? nowIso),
-    ...(lostGroups.length && existing ? { revokedAt: nowIso } : before.revokedAt ? { revokedAt: before.revokedAt } : {}),
+    ...(before.revokedAt ? { revokedAt: before.revokedAt } : {}),
     ...(u.state === 'Deleted'
       ? { deleteAfter: stateChanged || !before.deleteAfter ? new Date(Date.parse(nowIso) + parseDuration(retention)).toISOString() : before.deleteAfter }
       : {}),
   };
-  return {
-    name,
-    spec,
-    status,
-    writeSpec: !existing || !sameJson(pickUserSpec(existing.spec), spec),
-    writeStatus: !existing || !sameJson(existing.status ?? {}, status),
-  };
+  const records = before.revocations?.map((r) => ({ ...r, pending: r.pending.filter(stillOwed) }));
+  return { name, spec, status: records?.length ? { ...status, revocations: records } : status, revokes: false };
 }
 
-function pushIfChanged(plan: Plan, write: UserWrite): void {
-  if (write.writeSpec || write.writeStatus) plan.users.push(write);
+function pushIfChanged(plan: Plan, existing: User | undefined, write: UserWrite): void {
+  if (!existing || !sameJson(pickUserSpec(existing.spec), write.spec) || !sameJson(existing.status ?? {}, write.status)) plan.users.push(write);
 }
 
-function trackUserTransition(plan: Plan, existing: User | undefined, write: UserWrite, login: string, directory: string): void {
+/**
+ * A removal of access (suspension, deletion, lost groups) is recorded in the write that removes it. Its
+ * Event, metric and webhooks are not planned here: they are derived from the record once it is stored,
+ * and struck from its `pending` list as each goes out, so no failure between the two can lose them.
+ */
+function trackUserTransition(plan: Plan, existing: User | undefined, write: UserWrite, login: string, directory: string, signals: SignalsOwed, nowIso: string): void {
   const to = write.spec.state;
   const from = existing?.spec.state;
   const lost = (existing?.spec.groups ?? []).filter((g) => !write.spec.groups.includes(g));
-  if (existing && from !== to && to !== 'Active') {
-    plan.revocations.push({ user: write.name, login, reason: to === 'Deleted' ? 'Deleted' : 'Suspended', groups: lost });
-    plan.events.push({
-      kind: 'User',
-      name: write.name,
-      type: 'Warning',
-      reason: to === 'Deleted' ? 'UserDeleted' : 'UserSuspended',
-      note: `${login} ${to === 'Deleted' ? 'was deleted in the IdP' : 'is suspended in the IdP'}: removed from ${lost.length} group(s), access revoked`,
-    });
-  } else if (existing && from !== 'Active' && to === 'Active') {
+  let reason: RevocationReason | undefined;
+  if (existing && from !== to && to !== 'Active') reason = to === 'Deleted' ? 'Deleted' : 'Suspended';
+  else if (existing && from !== 'Active' && to === 'Active') {
     plan.events.push({ kind: 'User', name: write.name, type: 'Normal', reason: 'UserRestored', note: `${login} is active again in the IdP (directory ${directory})` });
-  } else if (existing && lost.length) {
-    plan.revocations.push({ user: write.name, login, reason: 'RemovedFromGroups', groups: lost });
-    plan.events.push({ kind: 'User', name: write.name, type: 'Normal', reason: 'MembershipRevoked', note: `${login} left ${lost.join(', ')}`.slice(0, 1000) });
-  }
+  } else if (existing && lost.length) reason = 'RemovedFromGroups';
+  if (!reason) return;
+  const time = nowIso;
+  const record: RevocationRecord = { id: shortHash(write.name, time, reason), time, reason, groups: lost, pending: signals(reason) };
+  write.status = { ...write.status, revokedAt: time, revocations: keepRecent([...(write.status.revocations ?? []).filter((r) => r.id !== record.id), record]) };
+  write.revokes = true;
+  plan.revocations.push({ user: write.name, login, reason, groups: lost, record });
 }
 
-function summariseRevocations(plan: Plan, directory: string): void {
-  const users = plan.revocations.filter((r) => r.reason !== 'RemovedFromGroups');
-  if (!users.length) return;
-  const sample = users.slice(0, 10).map((r) => `${r.login} (${r.reason.toLowerCase()})`).join(', ');
-  plan.events.push({
+export type SignalsOwed = (reason: RevocationReason) => string[];
+
+/** Which signals a new revocation owes: always an Event and a metric, plus each webhook that takes its type. */
+export function signalsOwed(spec: DirectorySyncSpec): SignalsOwed {
+  const webhooks = spec.notifications?.webhooks ?? [];
+  return (reason) => [
+    SIGNAL_EVENT,
+    SIGNAL_METRIC,
+    ...webhooks.filter((w) => !w.types?.length || w.types.includes(REVOCATION_NOTIFICATION_TYPE[reason])).map((w) => webhookSignal(w.name)),
+  ];
+}
+
+/** A signal of an earlier revocation is still owed unless it was for a webhook that has since been removed. */
+function signalStillOwed(spec: DirectorySyncSpec): (signal: string) => boolean {
+  const webhooks = new Set((spec.notifications?.webhooks ?? []).map((w) => webhookSignal(w.name)));
+  return (signal) => signal === SIGNAL_EVENT || signal === SIGNAL_METRIC || webhooks.has(signal);
+}
+
+/** At most MAX_REVOCATION_RECORDS, dropping the oldest fully delivered records first. */
+function keepRecent(records: RevocationRecord[]): RevocationRecord[] {
+  const out = [...records];
+  while (out.length > MAX_REVOCATION_RECORDS) {
+    const delivered = out.findIndex((r) => r.pending.length === 0);
+    out.splice(delivered >= 0 ? delivered : 0, 1);
+  }
+  return out;
+}
+
+function refusedEvent(directory: string, refused: RefusedRecord[]): PlannedEvent {
+  const sample = refused.slice(0, 5).map((r) => `${r.kind} ${r.idpId}: ${r.reason}`).join('; ');
+  return {
     kind: 'DirectorySync',
     name: directory,
     type: 'Warning',
-    reason: 'AccessRevoked',
-    note: `Revoked access for ${users.length} user(s): ${sample}${users.length > 10 ? ', …' : ''}`,
-  });
+    reason: 'RecordsRefused',
+    note: `Refused ${refused.length} IdP record(s), left as they were: ${sample}${refused.length > 5 ? '; …' : ''}`,
+  };
 }
 
 function roleResolver(spec: DirectorySyncSpec, groups: readonly DirectoryGroup[], flat: ReturnType<typeof flattenGroups>) {

@@ -22,9 +22,11 @@ export function isConflict(err: unknown): boolean {
   return statusCode(err) === 409;
 }
 
+/** The HTTP status of a failed apiserver request; undefined for a connection failure (whose `code` is e.g. "ECONNREFUSED"). */
 export function statusCode(err: unknown): number | undefined {
-  const e = err as { code?: number; statusCode?: number; response?: { statusCode?: number } };
-  return e?.code ?? e?.statusCode ?? e?.response?.statusCode;
+  const e = err as { code?: unknown; statusCode?: unknown; response?: { statusCode?: unknown } };
+  const found = [e?.code, e?.statusCode, e?.response?.statusCode].find((v) => typeof v === 'number');
+  return found as number | undefined;
 }
 
 export class KubeClient {
@@ -148,3 +150,9 @@ export function secretData(secret: k8s.V1Secret): Record<string, string> {
   for (const [k, v] of Object.entries(secret.stringData ?? {})) out[k] = v;
   return out;
 }
+
+/** What controllers need of the apiserver; tests give them an in-memory implementation. */
+export type KubeApi = Pick<
+  KubeClient,
+  'get' | 'list' | 'listOwned' | 'apply' | 'applyStatus' | 'mergePatch' | 'delete' | 'getSecret' | 'createSecret' | 'deleteSecret'
+>;

@@ -58,6 +58,8 @@ export interface NotifierOptions {
   maxPending?: number;
   /** Default 24 h. */
   maxAgeMs?: number;
+  /** An event left a webhook's queue for good: delivered, or dropped (and counted as such). */
+  onSettled?: (directoryKey: string, webhook: string, event: CloudEvent, outcome: 'delivered' | 'dropped') => void;
   /** Minimum time between two onStatusChange calls for one directory. Default 1 s. */
   statusIntervalMs?: number;
   onStatusChange?: (directoryKey: string, statuses: WebhookStatus[]) => void;
@@ -330,6 +332,7 @@ export class Notifier {
       maxAgeMs: this.opts.maxAgeMs ?? 24 * 3_600_000,
       log: this.log,
       onChange: () => this.changed(directoryKey),
+      onSettled: (webhook, event, outcome) => this.opts.onSettled?.(directoryKey, webhook, event, outcome),
     });
   }
 

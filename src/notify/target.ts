@@ -50,7 +50,12 @@ export interface TargetQueueOptions {
   log: NotifierLog;
   /** Called after anything in status() may have changed, or the queue went idle. */
   onChange: () => void;
+  /** An event left the queue for good: delivered (a 2xx), or dropped (expired, pushed out, no longer wanted). */
+  onSettled?: (webhook: string, event: CloudEvent, outcome: 'delivered' | 'dropped') => void;
 }
+
+/** Ids remembered per webhook as settled, so an event published again after it went out is not sent twice. */
+const SETTLED_MEMORY = 10_000;
 
 interface Endpoint {
   url: URL;
@@ -65,6 +70,8 @@ export class TargetQueue {
   /** Undefined while the configuration is unusable; events then wait and status says why. */
   private endpoint?: Endpoint;
   private readonly queue: QueuedEvent[] = [];
+  /** Ids delivered or dropped lately, oldest first. */
+  private readonly settled = new Set<string>();
   private sending?: QueuedEvent;
   private consecutiveFailures = 0;
   private delivered = 0;
@@ -122,17 +129,20 @@ export class TargetQueue {
       this.consecutiveFailures = 0;
     }
     const unwanted = this.queue.filter((q) => !this.wants(q.event.type));
-    if (unwanted.length > 0) {
-      this.remove(new Set(unwanted));
-      this.countDropped(unwanted.length, 'their types are no longer sent to it');
-    }
+    if (unwanted.length > 0) this.discard(unwanted, 'their types are no longer sent to it');
     this.opts.onChange();
     this.kick();
   }
 
+  /** Queues events; one already waiting, or delivered or dropped lately, is not queued again. */
   enqueue(events: QueuedEvent[]): void {
     if (this.stopped || events.length === 0) return;
-    this.queue.push(...events);
+    const known = new Set(this.queue.map((q) => q.event.id));
+    for (const q of events) {
+      if (known.has(q.event.id) || this.settled.has(q.event.id)) continue;
+      known.add(q.event.id);
+      this.queue.push(q);
+    }
     this.trim();
     this.kick();
   }
@@ -163,8 +173,7 @@ export class TargetQueue {
   drop(ids: ReadonlySet<string>, why: string): number {
     const doomed = this.queue.filter((q) => ids.has(q.event.id) && q !== this.sending);
     if (doomed.length === 0) return 0;
-    this.remove(new Set(doomed));
-    this.countDropped(doomed.length, why);
+    this.discard(doomed, why);
     this.opts.onChange();
     return doomed.length;
   }
@@ -249,6 +258,7 @@ export class TargetQueue {
       this.sending = undefined;
       if (result.ok) {
         this.remove(new Set([item]));
+        this.settle(item.event, 'delivered');
         this.delivered++;
         this.consecutiveFailures = 0;
         this.lastDeliveryTime = new Date(this.opts.now()).toISOString();
@@ -280,21 +290,32 @@ export class TargetQueue {
   /** Drops expired events, then the oldest beyond maxPending. */
   private trim(): void {
     this.dropExpired();
-    let overflow = 0;
+    const overflow: QueuedEvent[] = [];
     while (this.queue.length > this.opts.maxPending) {
       // The oldest waiting event goes; one on the wire right now is left to finish.
-      this.queue.splice(this.queue[0] === this.sending ? 1 : 0, 1);
-      overflow++;
+      overflow.push(...this.queue.splice(this.queue[0] === this.sending ? 1 : 0, 1));
     }
-    if (overflow > 0) this.countDropped(overflow, `more than ${this.opts.maxPending} events were waiting`);
+    if (overflow.length > 0) this.discard(overflow, `more than ${this.opts.maxPending} events were waiting`, false);
   }
 
   private dropExpired(): void {
     const oldest = this.opts.now() - this.opts.maxAgeMs;
     const expired = this.queue.filter((q) => q.bornAt < oldest && q !== this.sending);
     if (expired.length === 0) return;
-    this.remove(new Set(expired));
-    this.countDropped(expired.length, `they were older than ${formatDuration(this.opts.maxAgeMs)}`);
+    this.discard(expired, `they were older than ${formatDuration(this.opts.maxAgeMs)}`);
+  }
+
+  /** Takes events out of the queue for good (unless `queued` says they are out already), counted and reported. */
+  private discard(items: QueuedEvent[], why: string, queued = true): void {
+    if (queued) this.remove(new Set(items));
+    this.countDropped(items.length, why);
+    for (const q of items) this.settle(q.event, 'dropped');
+  }
+
+  private settle(event: CloudEvent, outcome: 'delivered' | 'dropped'): void {
+    this.settled.add(event.id);
+    if (this.settled.size > SETTLED_MEMORY) this.settled.delete(this.settled.values().next().value!);
+    this.opts.onSettled?.(this.target.name, event, outcome);
   }
 
   private remove(items: Set<QueuedEvent>): void {

@@ -3,7 +3,7 @@
 // existing Event's series.count instead of creating another. Notes are redacted. Writing an
 // Event never fails the caller: errors are logged and dropped.
 import { ApiException, type EventsV1Api, type EventsV1Event, V1MicroTime } from '@kubernetes/client-node';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { type Clock, realClock } from './clock.js';
 import { type Logger, redactString, logger as rootLogger } from './logger.js';
 
@@ -47,6 +47,8 @@ export class EventGoneError extends Error {}
 export interface Recorder {
   /** Records an Event; the promise never rejects, awaiting it is optional. */
   event(regarding: ObjectRef, type: EventType, reason: string, action: string, note: string): Promise<void>;
+  /** Records an Event under a fixed name, once; resolves true once it exists. */
+  eventOnce(name: string, regarding: ObjectRef, type: EventType, reason: string, action: string, note: string): Promise<boolean>;
 }
 
 /** Formats a time the way the apiserver's MicroTime expects (RFC 3339 with microseconds). */
@@ -159,6 +161,26 @@ export class EventRecorder implements Recorder {
     return write;
   }
 
+  /**
+   * Writes an Event under a name the caller derives from what it reports, so that writing it again
+   * (after a crash, by another replica) finds it instead of adding a second one. Resolves true once the
+   * Event exists; false when it could not be written (logged), so the caller tries again later.
+   */
+  async eventOnce(name: string, regarding: ObjectRef, type: EventType, reason: string, action: string, note: string): Promise<boolean> {
+    const namespace = regarding.namespace || 'default';
+    const record: EventRecord = { regarding, type, reason: reason.slice(0, 128), action: action.slice(0, 128), note: truncateUtf8(redactString(note), MAX_NOTE_BYTES) };
+    const event = this.build(namespace, record, this.clock.now());
+    event.metadata = { name: eventName(name), namespace };
+    try {
+      await this.sink.create(namespace, event);
+      return true;
+    } catch (err) {
+      if ((err as { code?: unknown })?.code === 409) return true;
+      this.log.warn('could not write event', { regarding: `${regarding.kind}/${namespace}/${regarding.name}`, reason: record.reason, err });
+      return false;
+    }
+  }
+
   private async write(entry: Tracked, record: EventRecord, count: number, now: number): Promise<void> {
     try {
       if (entry.name && count > 1) {
@@ -214,10 +236,24 @@ export class EventRecorder implements Recorder {
   }
 }
 
+/** A valid Event name from any text: lower case, within 253 characters, unique through a hash when shortened. */
+export function eventName(text: string): string {
+  const clean = text.toLowerCase().replace(/[^a-z0-9.-]+/g, '-');
+  if (clean.length <= 253) return clean;
+  const hash = createHash('sha256').update(text).digest('hex').slice(0, 12);
+  return `${clean.slice(0, 240)}.${hash}`;
+}
+
 /** An in-memory Recorder for tests of code that emits events. */
 export class FakeRecorder implements Recorder {
   readonly events: EventRecord[] = [];
+  private readonly names = new Set<string>();
   async event(regarding: ObjectRef, type: EventType, reason: string, action: string, note: string): Promise<void> {
     this.events.push({ regarding, type, reason, action, note: redactString(note) });
+  }
+  async eventOnce(name: string, regarding: ObjectRef, type: EventType, reason: string, action: string, note: string): Promise<boolean> {
+    if (!this.names.has(name)) await this.event(regarding, type, reason, action, note);
+    this.names.add(name);
+    return true;
   }
 }

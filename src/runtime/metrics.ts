@@ -115,7 +115,25 @@ export const webhookPending = new Gauge({
   registers,
 });
 
+/** When each DirectorySync last synced successfully (alert when it is older than a few intervals). */
+export const lastSuccessfulSync = new Gauge({
+  name: 'idpsync_last_successful_sync_timestamp_seconds',
+  help: 'Unix time of the last successful sync of a DirectorySync.',
+  labelNames: ['namespace', 'directory'] as const,
+  registers,
+});
+
+/** Revocation signals (Events, metric increments, webhooks) recorded on Users and not delivered yet. */
+export const revocationSignalsPending = new Gauge({
+  name: 'idpsync_revocation_signals_pending',
+  help: 'Revocation signals recorded on Users and not yet delivered, after the last reconcile.',
+  labelNames: ['namespace', 'directory'] as const,
+  registers,
+});
+
 const perDirectoryMetrics = [
+  lastSuccessfulSync,
+  revocationSignalsPending,
   syncTotal,
   syncDurationSeconds,
   idpApiCallsTotal,

@@ -18,12 +18,18 @@ export function cel(...rules: CelRule[]): SchemaOptions {
   return { 'x-kubernetes-validations': rules };
 }
 
-export const Duration = (options: SchemaOptions = {}) =>
+const DURATION_PATTERN = "^([0-9]+(\\\\.[0-9]+)?(ms|s|m|h))+$";
+
+/** A Go-style duration; `min` (itself a duration) adds a rule with a message that says why. */
+export const Duration = ({ min, minReason, ...options }: SchemaOptions & { min?: string; minReason?: string } = {}) =>
   Type.String({
     maxLength: 32,
     description: 'A Go-style duration such as "90s", "5m" or "2h30m".',
     'x-kubernetes-validations': [
-      { rule: "self.matches('^([0-9]+(\\\\.[0-9]+)?(ms|s|m|h))+$')", message: 'must be a duration such as "90s", "5m" or "2h30m" (units ms, s, m, h)' },
+      { rule: `self.matches('${DURATION_PATTERN}')`, message: 'must be a duration such as "90s", "5m" or "2h30m" (units ms, s, m, h)' },
+      ...(min
+        ? [{ rule: `!self.matches('${DURATION_PATTERN}') || duration(self) >= duration('${min}')`, message: `must be at least ${min}${minReason ? ` (${minReason})` : ''}` }]
+        : []),
     ],
     ...options,
   } as SchemaOptions);
@@ -87,6 +93,11 @@ export interface KindDefinition {
   status: TSchema;
   /** Rules on the whole object (may read metadata.name). */
   rootRules?: CelRule[];
+  /**
+   * False when status is written together with spec in one request (no /status subresource), because a
+   * field of status must change atomically with the spec (a User's revocation record and its groups).
+   */
+  statusSubresource?: boolean;
   printerColumns: PrinterColumn[];
 }
 

@@ -67,6 +67,16 @@ export const JumpCloudSettings = Type.Object(
 export const PROVIDER_TYPES = ['okta', 'googleWorkspace', 'entra', 'jumpcloud'] as const;
 export type ProviderType = (typeof PROVIDER_TYPES)[number];
 
+/** Every URL setting that overrides where the operator sends credentials. */
+const ENDPOINT_FIELDS: [ProviderType, string][] = [
+  ['okta', 'baseUrl'],
+  ['googleWorkspace', 'baseUrl'],
+  ['googleWorkspace', 'tokenUrl'],
+  ['entra', 'loginUrl'],
+  ['entra', 'graphUrl'],
+  ['jumpcloud', 'baseUrl'],
+];
+
 export const Provider = Type.Object(
   {
     type: Type.Union(
@@ -84,6 +94,10 @@ export const Provider = Type.Object(
     }),
   },
   cel(
+    ...ENDPOINT_FIELDS.map(([block, field]) => ({
+      rule: `!has(self.${block}) || !has(self.${block}.${field}) || self.${block}.${field}.startsWith('https://') || (self.allowInsecureLoopback && self.${block}.${field}.matches('^http://(127\\\\.[0-9.]+|localhost|\\\\[::1\\\\])(:[0-9]+)?(/.*)?$'))`,
+      message: `provider.${block}.${field} must be an https:// URL; plain http:// is accepted only for a loopback address (127.0.0.1, localhost, [::1]) with provider.allowInsecureLoopback: true`,
+    })),
     ...PROVIDER_TYPES.map((t) => ({
       rule: `self.type != '${t}' || has(self.${t})`,
       message: `provider.type is ${t}, so the provider.${t} block with its settings is required`,
@@ -202,7 +216,12 @@ export const Notifications = Type.Object(
 export const DirectorySyncSpec = Type.Object({
   provider: Provider,
   credentialsRef: CredentialsRef,
-  interval: Duration({ default: '5m', description: 'Time between syncs (a jitter of up to 10% is added).' }),
+  interval: Duration({
+    default: '5m',
+    min: '1m',
+    minReason: 'every sync reads the whole directory from the IdP; annotate idpsync.io/sync-now for an immediate sync',
+    description: 'Time between syncs, at least 1m (a jitter of up to 10% is added).',
+  }),
   suspend: Type.Boolean({ default: false, description: 'Stop syncing; existing objects are left as they are.' }),
   syncOrgUnits: Type.Boolean({ default: false, description: 'Also sync organisational units as Groups of kind OrgUnit.' }),
   groups: Type.Optional(GroupFilter),
@@ -253,6 +272,14 @@ const DeletionRecord = Type.Object({
   time: Timestamp('When it was removed.'),
 });
 
+export const MAX_SKIPPED_SHOWN = 20;
+
+const SkippedRecord = Type.Object({
+  kind: Type.String({ description: 'User or Group (an IdP record), or the kind of object the apiserver refused.' }),
+  name: Type.String({ maxLength: 512, description: 'The object name, or the IdP id of a refused record.' }),
+  message: Type.String({ maxLength: 1024, description: 'Why: the apiserver\'s own message, or which limit the record breaks.' }),
+});
+
 export const WebhookStatus = Type.Object({
   name: Type.String(),
   delivered: Type.Integer({ description: 'Events delivered since the operator started.' }),
@@ -288,6 +315,13 @@ export const DirectorySyncStatus = Type.Object({
   counts: Type.Optional(Counts),
   heldDeletions: Type.Optional(HeldDeletions),
   recentDeletions: Type.Optional(Type.Array(DeletionRecord, { maxItems: 50, description: 'Groups and users removed most recently.' })),
+  skipped: Type.Optional(
+    Type.Array(SkippedRecord, {
+      maxItems: MAX_SKIPPED_SHOWN,
+      description: 'IdP records refused and objects the apiserver rejected in the last sync; each was left as it was and everything else synced.',
+    }),
+  ),
+  skippedCount: Type.Optional(Type.Integer({ minimum: 0, description: 'How many were skipped in the last sync (skipped shows the first 20).' })),
   publicKey: Type.Optional(PublicKey),
   policies: Type.Optional(Type.Integer({ description: 'Policies written from spec.policies.' })),
   notifications: Type.Optional(NotificationStatus),
@@ -302,6 +336,12 @@ export const DirectorySyncKind: KindDefinition = {
   description: 'Keeps Users and Groups in this namespace in step with one identity provider directory.',
   spec: DirectorySyncSpec,
   status: DirectorySyncStatus,
+  rootRules: [
+    {
+      rule: 'self.metadata.name.size() <= 63',
+      message: 'the name of a DirectorySync must be at most 63 characters: it is used as the value of the idpsync.io/directory label on every object it writes',
+    },
+  ],
   printerColumns: [
     { name: 'Provider', type: 'string', jsonPath: '.spec.provider.type' },
     { name: 'Ready', type: 'string', jsonPath: ".status.conditions[?(@.type==\"Ready\")].status" },

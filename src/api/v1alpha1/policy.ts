@@ -42,6 +42,12 @@ export const Resource = Type.Object(
       fieldPath: '.address',
     },
     {
+      // Digits and dots read as an IPv4 address to people and to gateways, never as a DNS name.
+      rule: "!self.address.matches('^[0-9./]+$') || isIP(self.address) || isCIDR(self.address)",
+      message: 'address looks like an IPv4 address or CIDR but is not one: each of the four parts must be 0-255, and a prefix length 0-32',
+      fieldPath: '.address',
+    },
+    {
       rule: "!has(self.ports) || self.ports.size() == 0 || !has(self.protocols) || self.protocols.all(p, p != 'ICMP')",
       message: 'ports cannot be combined with the ICMP protocol',
     },

@@ -26,12 +26,45 @@ export const UserSpec = Type.Object({
 });
 export type UserSpec = Static<typeof UserSpec>;
 
+export const REVOCATION_REASONS = ['Suspended', 'Deleted', 'RemovedFromGroups'] as const;
+export type RevocationReason = (typeof REVOCATION_REASONS)[number];
+
+/** Signals a revocation owes before it is fully delivered: an Event, a metric increment, one per webhook. */
+export const SIGNAL_EVENT = 'Event';
+export const SIGNAL_METRIC = 'Metric';
+export const webhookSignal = (webhook: string) => `Webhook/${webhook}`;
+
+export const MAX_REVOCATION_RECORDS = 16;
+
+export const RevocationRecord = Type.Object(
+  {
+    id: Type.String({ maxLength: 32, description: 'Stable id of this revocation; the Event name and CloudEvent id derive from it.' }),
+    time: Timestamp('When access was removed (the same write that recorded this).'),
+    reason: Type.Union(REVOCATION_REASONS.map((r) => Type.Literal(r)), { description: 'Suspended, Deleted, or RemovedFromGroups.' }),
+    groups: Type.Array(Type.String({ maxLength: 253 }), { maxItems: 5000, description: 'Group objects the person was removed from.' }),
+    pending: Type.Array(Type.String({ maxLength: 300 }), {
+      maxItems: 64,
+      description: 'Signals not delivered yet: "Event", "Metric", "Webhook/<name>". Empty once every signal went out.',
+    }),
+  },
+  { description: 'A removal of access, recorded in the same write that removed it.' },
+);
+export type RevocationRecord = Static<typeof RevocationRecord>;
+
 export const UserStatus = Type.Object({
   role: Type.Optional(Role),
   roleSource: Type.Optional(Type.String({ description: 'Why this role: Default, Mapping (group name) or Override.' })),
   stateSince: Type.Optional(Timestamp('When the current state was first seen.')),
   revokedAt: Type.Optional(Timestamp('When access was last revoked (suspension, deletion or removal from all groups).')),
   deleteAfter: Type.Optional(Timestamp('Deleted users are removed after this time.')),
+  revocations: Type.Optional(
+    Type.Array(RevocationRecord, {
+      maxItems: MAX_REVOCATION_RECORDS,
+      'x-kubernetes-list-type': 'map',
+      'x-kubernetes-list-map-keys': ['id'],
+      description: 'The most recent revocations, oldest first, with the signals each still owes.',
+    } as any),
+  ),
 });
 export type UserStatus = Static<typeof UserStatus>;
 
@@ -43,6 +76,7 @@ export const UserKind: KindDefinition = {
   description: 'A person in an identity provider directory, written by a DirectorySync.',
   spec: UserSpec,
   status: UserStatus,
+  statusSubresource: false,
   printerColumns: [
     { name: 'Login', type: 'string', jsonPath: '.spec.login' },
     { name: 'State', type: 'string', jsonPath: '.spec.state' },

@@ -1,8 +1,8 @@
 // Turns a DirectorySync's spec.notifications into webhook targets (reading each signing Secret) and a
 // sync's revocations into the CloudEvents those targets receive.
-import type { DirectorySync, NotificationType } from '../../api/v1alpha1/index.js';
-import type { Revocation } from '../../directory/decide.js';
-import type { KubeClient } from '../../kube/client.js';
+import type { DirectorySync, RevocationRecord } from '../../api/v1alpha1/index.js';
+import { REVOCATION_NOTIFICATION_TYPE } from '../../directory/signals.js';
+import type { KubeApi } from '../../kube/client.js';
 import { secretData } from '../../kube/client.js';
 import { describeError } from '../../errors.js';
 import { directorySource, newCloudEvent, type CloudEvent } from '../../notify/cloudevent.js';
@@ -19,7 +19,7 @@ export interface UserRevocationData {
   namespace: string;
   directory: string;
   user: { name: string; login: string };
-  reason: Revocation['reason'];
+  reason: RevocationRecord['reason'];
   /** Group objects the user is no longer in. */
   groups: string[];
 }
@@ -34,15 +34,9 @@ export interface PolicyRemovalData {
   resources: unknown[];
 }
 
-const TYPE_OF_REASON: Record<Revocation['reason'], NotificationType> = {
-  Suspended: 'io.idpsync.user.suspended',
-  Deleted: 'io.idpsync.user.deleted',
-  RemovedFromGroups: 'io.idpsync.membership.removed',
-};
-
 export async function webhookTargets(
   ds: DirectorySync,
-  kube: KubeClient,
+  kube: KubeApi,
   registerSecret: (value: string) => void,
 ): Promise<{ targets: WebhookTarget[]; problems: string[] }> {
   const namespace = ds.metadata.namespace!;
@@ -67,7 +61,7 @@ export async function webhookTargets(
 }
 
 async function signingSecret(
-  kube: KubeClient,
+  kube: KubeApi,
   namespace: string,
   webhook: string,
   ref: { name: string; key?: string },
@@ -82,16 +76,30 @@ async function signingSecret(
   return { value: '', problem: `webhook ${webhook}: Secret ${ref.name} ${why}` };
 }
 
-export function revocationEvents(namespace: string, directory: string, revocations: readonly Revocation[], now: Date): CloudEvent<UserRevocationData>[] {
-  return revocations.map((r) =>
-    newCloudEvent({
-      source: directorySource(namespace, directory),
-      type: TYPE_OF_REASON[r.reason],
-      subject: `users/${r.user}`,
-      data: { namespace, directory, user: { name: r.user, login: r.login }, reason: r.reason, groups: r.groups },
-      now,
-    }),
-  );
+/**
+ * The CloudEvent announcing one revocation record. Its id derives from the record, so the event published
+ * again after a restart is the same event: queues skip it, and receivers de-duplicate on webhook-id.
+ */
+export function revocationEvent(namespace: string, directory: string, user: { name: string; login: string }, record: RevocationRecord): CloudEvent<UserRevocationData> {
+  return newCloudEvent({
+    source: directorySource(namespace, directory),
+    type: REVOCATION_NOTIFICATION_TYPE[record.reason],
+    subject: `users/${user.name}`,
+    id: revocationEventId(user.name, record.id),
+    data: { namespace, directory, user, reason: record.reason, groups: record.groups },
+    now: new Date(record.time),
+  });
+}
+
+export function revocationEventId(user: string, recordId: string): string {
+  return `${user}.${recordId}`;
+}
+
+/** The User and record a revocation CloudEvent id names; undefined for other events. */
+export function parseRevocationEventId(id: string): { user: string; recordId: string } | undefined {
+  const dot = id.lastIndexOf('.');
+  if (dot <= 0) return undefined;
+  return { user: id.slice(0, dot), recordId: id.slice(dot + 1) };
 }
 
 export function policyRemovedEvent(data: PolicyRemovalData, now: Date): CloudEvent<PolicyRemovalData> {

@@ -1,5 +1,6 @@
 // Reconciles one DirectorySync: gather (the object, its Secret, the IdP snapshot, the objects it owns)
-// → decide (pure) → apply (only what differs) → one status write, only when the status changed.
+// → decide (pure) → apply (safety-ordered, fail-stop) → deliver what revocation records still owe → one
+// status write, only when the status changed.
 import { createHash } from 'node:crypto';
 import {
   ANNOTATIONS,
@@ -11,21 +12,21 @@ import {
   type Policy,
   type User,
 } from '../../api/v1alpha1/index.js';
-import { decide, type Plan, type PlannedEvent } from '../../directory/decide.js';
-import { idHash } from '../../directory/naming.js';
-import { StallError, TransientError, describeError } from '../../errors.js';
+import { decide, type PlannedEvent } from '../../directory/decide.js';
+import { IdpSyncError, InternalError, StallError, TransientError, describeError } from '../../errors.js';
 import type { DriverFactory, ProviderDriver, VerifyResult } from '../../providers/types.js';
-import { KubeClient, secretData } from '../../kube/client.js';
+import { secretData, type KubeApi } from '../../kube/client.js';
+import { asInternalError, classifyClusterError, isClusterError } from '../../kube/errors.js';
 import { parseDuration } from '../../util/duration.js';
 import { mapLimit } from '../../util/concurrency.js';
 import { generateSigningKey, publicKeyOf } from '../keypair.js';
 import { nextStatus, type Outcome } from './status.js';
-import { directoryOwnerRef, groupOwnerRef } from '../owners.js';
-import { revocationEvents, webhookTargets, type RevocationNotifier } from './notifications.js';
+import { directoryOwnerRef } from '../owners.js';
+import { webhookTargets, type RevocationNotifier } from './notifications.js';
+import { ApplyStopped, applyPlan, type ApplyResult, type RejectedObject } from './apply.js';
+import { RevocationSignals, type SignalEventSink } from './signals.js';
 
-export interface EventSink {
-  emit(ref: { kind: string; namespace: string; name: string; uid?: string }, type: 'Normal' | 'Warning', reason: string, note: string): void;
-}
+export type EventSink = SignalEventSink;
 
 export interface ReconcileLogger {
   info(message: string, meta?: Record<string, unknown>): void;
@@ -35,10 +36,14 @@ export interface ReconcileLogger {
 
 export interface SyncObserver {
   synced?(ds: DirectorySync, outcome: Outcome, durationMs: number): void;
+  /** Revocation signals still owed after a reconcile delivered what it could. */
+  signalsPending?(namespace: string, directory: string, pending: number): void;
+  /** The DirectorySync is gone: drop what is kept about it. */
+  forgotten?(namespace: string, directory: string): void;
 }
 
 export interface ReconcilerDeps {
-  kube: KubeClient;
+  kube: KubeApi;
   drivers: Record<string, DriverFactory>;
   events: EventSink;
   log: ReconcileLogger;
@@ -55,6 +60,8 @@ export interface ReconcilerDeps {
   writeConcurrency?: number;
   /** Sends revocations to the webhooks in spec.notifications. */
   notifier?: RevocationNotifier;
+  /** Counts a revocation once its record is stored (idpsync_revocations_total). */
+  countRevocation?: (labels: { namespace: string; directory: string; reason: string }) => void;
   /** Told which Group objects a sync wrote or deleted, so Policies naming them are resolved again. */
   onGroupsChanged?: (namespace: string, groups: string[]) => void;
 }
@@ -75,11 +82,27 @@ export class DirectorySyncReconciler {
   private readonly drivers = new Map<string, CachedDriver>();
   /** What a stalled DirectorySync looked like, so a recheck without changes costs no IdP call. */
   private readonly stalledAt = new Map<string, string>();
+  /** Aborted by stop(): in-flight IdP calls end at once so the Lease can be released. */
+  private readonly stopping = new AbortController();
+  readonly signals: RevocationSignals;
 
-  constructor(private readonly deps: ReconcilerDeps) {}
+  constructor(private readonly deps: ReconcilerDeps) {
+    this.signals = new RevocationSignals({
+      kube: deps.kube,
+      events: deps.events,
+      countRevocation: deps.countRevocation ?? (() => {}),
+      notifier: deps.notifier,
+      log: deps.log,
+    });
+  }
+
+  /** Cancels IdP calls in flight; reconciles after this return without writing anything. */
+  stop(): void {
+    this.stopping.abort();
+  }
 
   async reconcile(namespace: string, name: string): Promise<ReconcileResult> {
-    const ds = await this.deps.kube.get<DirectorySync>('DirectorySync', namespace, name);
+    const ds = await cluster('reading the DirectorySync', () => this.deps.kube.get<DirectorySync>('DirectorySync', namespace, name));
     const key = `${namespace}/${name}`;
     if (!ds) {
       this.forget(key);
@@ -91,9 +114,11 @@ export class DirectorySyncReconciler {
       return { stalled: true };
     }
     if (!ds.metadata.finalizers?.includes(FINALIZER)) {
-      await this.deps.kube.mergePatch('DirectorySync', namespace, name, {
-        metadata: { finalizers: [...(ds.metadata.finalizers ?? []), FINALIZER], resourceVersion: ds.metadata.resourceVersion },
-      });
+      await cluster('adding the finalizer', () =>
+        this.deps.kube.mergePatch('DirectorySync', namespace, name, {
+          metadata: { finalizers: [...(ds.metadata.finalizers ?? []), FINALIZER], resourceVersion: ds.metadata.resourceVersion },
+        }),
+      );
     }
     if (ds.spec.suspend) return { stalled: true };
 
@@ -106,6 +131,7 @@ export class DirectorySyncReconciler {
     let publicKey: DirectorySyncStatus['publicKey'];
     let outcome: Outcome;
     let driver: ProviderDriver | undefined;
+    let signalsDelivered = false;
     try {
       const secret = await this.credentials(ds);
       publicKey = secret.publicKey;
@@ -117,16 +143,18 @@ export class DirectorySyncReconciler {
       webhooks = await this.configureWebhooks(ds, key);
       const cached = this.driverFor(ds, secret.data, secret.resourceVersion);
       driver = cached.driver;
-      if (cached.fresh) verify = await this.safeVerify(driver);
-      const snapshot = await driver.fetch({
-        syncOrgUnits: ds.spec.syncOrgUnits ?? false,
-        signal: AbortSignal.timeout(this.deps.fetchTimeoutMs ?? 10 * 60_000),
-      });
-      const [existingUsers, existingGroups, existingPolicies] = await Promise.all([
-        this.deps.kube.listOwned<User>('User', namespace, name),
-        this.deps.kube.listOwned<Group>('Group', namespace, name),
-        this.deps.kube.list<Policy>('Policy', namespace, `${LABELS.directory}=${name},${LABELS.policyRule}`),
-      ]);
+      const idp = idpCaller(secret.data, ds.spec.credentialsRef.name);
+      if (cached.fresh) verify = await this.safeVerify(driver, idp);
+      const snapshot = await idp(() =>
+        driver!.fetch({ syncOrgUnits: ds.spec.syncOrgUnits ?? false, signal: AbortSignal.any([this.stopping.signal, AbortSignal.timeout(this.deps.fetchTimeoutMs ?? 10 * 60_000)]) }),
+      );
+      const [existingUsers, existingGroups, existingPolicies] = await cluster('listing the objects of this directory', () =>
+        Promise.all([
+          this.deps.kube.listOwned<User>('User', namespace, name),
+          this.deps.kube.listOwned<Group>('Group', namespace, name),
+          this.deps.kube.list<Policy>('Policy', namespace, `${LABELS.directory}=${name},${LABELS.policyRule}`),
+        ]),
+      );
       const plan = decide({
         directory: { name, namespace, annotations: ds.metadata.annotations ?? {}, spec: ds.spec },
         snapshot,
@@ -135,20 +163,33 @@ export class DirectorySyncReconciler {
         existingPolicies,
         now: new Date(this.deps.now()),
       });
-      const writes = await this.apply(ds, plan, existingGroups);
+      let applied: ApplyResult | undefined;
+      let stopped: ApplyStopped | undefined;
+      try {
+        applied = await applyPlan(this.deps.kube, ds, plan, existingGroups, this.deps.writeConcurrency);
+      } catch (err) {
+        if (!(err instanceof ApplyStopped)) throw err;
+        stopped = err;
+      }
+      // Signals are owed by what was stored, whether or not the rest of the plan was.
+      await this.deliverSignals(ds, storedUsers(existingUsers, applied?.storedUsers ?? stopped?.storedUsers));
+      signalsDelivered = true;
+      if (stopped) throw stopped;
       this.emit(ds, plan.events);
-      this.deps.notifier?.publish(key, revocationEvents(namespace, name, plan.revocations, new Date(this.deps.now())));
+      this.reportRejected(ds, applied!.rejected);
       const touched = [...plan.groups.map((g) => g.name), ...plan.deletions.filter((d) => d.kind === 'Group').map((d) => d.name)];
       if (touched.length) this.deps.onGroupsChanged?.(namespace, touched);
-      outcome = { kind: 'synced', plan, apiCalls: snapshot.apiCalls, writes, provider: ds.spec.provider.type };
+      outcome = { kind: 'synced', plan, apiCalls: snapshot.apiCalls, writes: applied!.writes, provider: ds.spec.provider.type, rejected: applied!.rejected };
     } catch (err) {
+      if (this.stopping.signal.aborted) return { stalled: true };
       const error = classify(err);
-      if (error instanceof StallError && driver && !verify) verify = await this.safeVerify(driver);
+      if (error instanceof StallError && driver && !verify) verify = await this.safeVerify(driver, (fn) => fn());
       outcome = { kind: 'failed', error };
-      this.deps.log.warn('sync failed', { directory: key, reason: error.reason, error: error.message });
+      if (error instanceof InternalError) this.deps.log.error('sync failed with an internal error', { directory: key, error: error.message, stack: (err as Error)?.stack });
+      else this.deps.log.warn('sync failed', { directory: key, reason: error.reason, error: error.message });
       this.deps.events.emit(refOf(ds), 'Warning', error instanceof StallError ? 'SyncStalled' : 'SyncFailed', error.message);
+      if (!signalsDelivered && !(error instanceof TransientError && error.origin === 'cluster')) await this.deliverPendingSignals(ds);
     }
-
     const { status, changed } = nextStatus({
       previous: ds.status ?? {},
       generation: ds.metadata.generation ?? 0,
@@ -163,7 +204,7 @@ export class DirectorySyncReconciler {
     if (changed) {
       // status.notifications belongs to the notifier's own field manager.
       const { notifications: _notifierOwned, ...own } = status;
-      await this.deps.kube.applyStatus('DirectorySync', namespace, name, own);
+      await cluster('writing the DirectorySync status', () => this.deps.kube.applyStatus('DirectorySync', namespace, name, own));
     }
     this.deps.observer?.synced?.(ds, outcome, this.deps.now() - started);
 
@@ -181,6 +222,26 @@ export class DirectorySyncReconciler {
   private nextInterval(ds: DirectorySync): number {
     const interval = parseDuration(ds.spec.interval ?? '5m');
     return Math.round(interval * (1 + (this.deps.jitter ?? 0.1) * (this.deps.random ?? Math.random)()));
+  }
+
+  private async deliverSignals(ds: DirectorySync, users: User[]): Promise<void> {
+    const report = await this.signals.deliver(ds, users);
+    this.deps.observer?.signalsPending?.(ds.metadata.namespace!, ds.metadata.name!, report.pending);
+  }
+
+  /** Delivers what revocation records still owe when the sync itself could not run (the IdP failed, say). */
+  private async deliverPendingSignals(ds: DirectorySync): Promise<void> {
+    try {
+      await this.deliverSignals(ds, await this.deps.kube.listOwned<User>('User', ds.metadata.namespace!, ds.metadata.name!));
+    } catch (err) {
+      this.deps.log.warn('pending revocation signals not delivered; the next reconcile tries again', { directory: `${ds.metadata.namespace}/${ds.metadata.name}`, error: describeError(err).split('\n')[0] });
+    }
+  }
+
+  private reportRejected(ds: DirectorySync, rejected: readonly RejectedObject[]): void {
+    for (const r of rejected) {
+      this.deps.events.emit(refOf(ds), 'Warning', 'ObjectRejected', `The apiserver refused ${r.kind} ${r.name}; it was skipped and everything else synced: ${r.message}`);
+    }
   }
 
   private async credentials(ds: DirectorySync): Promise<{ data: Record<string, string>; resourceVersion: string; publicKey?: DirectorySyncStatus['publicKey'] }> {
@@ -239,68 +300,13 @@ export class DirectorySyncReconciler {
     return { configured: targets.filter((t) => t.secret !== '').length, problems };
   }
 
-  private async safeVerify(driver: ProviderDriver): Promise<VerifyResult | undefined> {
+  private async safeVerify(driver: ProviderDriver, idp: IdpCaller): Promise<VerifyResult | undefined> {
     try {
-      return await driver.verify(AbortSignal.timeout(60_000));
+      return await idp(() => driver.verify(AbortSignal.any([this.stopping.signal, AbortSignal.timeout(60_000)])));
     } catch (err) {
       this.deps.log.warn('verify failed', { error: describeError(err) });
       return undefined;
     }
-  }
-
-  /**
-   * Writes groups before users (users name their groups), then the Policies the groups own, then
-   * deletions. Returns the number of writes.
-   */
-  private async apply(ds: DirectorySync, plan: Plan, existingGroups: readonly Group[]): Promise<number> {
-    const { namespace, name } = ds.metadata as { namespace: string; name: string };
-    const kube = this.deps.kube;
-    const limit = this.deps.writeConcurrency ?? 8;
-    const owner = directoryOwnerRef(ds);
-    const meta = (objectName: string, idpId: string, labels: Record<string, string> = {}) => ({
-      name: objectName,
-      namespace,
-      labels: { [LABELS.directory]: name, [LABELS.idpId]: idHash(idpId), [LABELS.managedBy]: 'idpsync', ...labels },
-      ownerReferences: [owner],
-    });
-    let writes = 0;
-    const groupUid = new Map(existingGroups.map((g) => [g.metadata.name!, g.metadata.uid!]));
-    await mapLimit(plan.groups, limit, async (g) => {
-      const stored = await kube.apply<Group>('Group', { metadata: meta(g.name, g.spec.idpId, g.labels), spec: g.spec });
-      groupUid.set(g.name, stored.metadata.uid!);
-      writes++;
-    });
-    await mapLimit(plan.users, limit, async (u) => {
-      if (u.writeSpec) {
-        await kube.apply('User', { metadata: meta(u.name, u.spec.idpId), spec: u.spec });
-        writes++;
-      }
-      if (u.writeStatus) {
-        await kube.applyStatus('User', namespace, u.name, u.status);
-        writes++;
-      }
-    });
-    await mapLimit(plan.policies.writes, limit, async (p) => {
-      const metadata = {
-        name: p.name,
-        namespace,
-        labels: { [LABELS.directory]: name, [LABELS.policyRule]: p.rule, [LABELS.group]: p.group, [LABELS.managedBy]: 'idpsync' },
-        ownerReferences: [groupOwnerRef(p.group, groupUid.get(p.group)!, true)],
-      };
-      await kube.apply('Policy', { metadata, spec: p.spec });
-      writes++;
-    });
-    await mapLimit(plan.policies.deletions, limit, async (policy) => {
-      await kube.delete('Policy', namespace, policy);
-      writes++;
-    });
-    await mapLimit(plan.deletions, limit, async (d) => {
-      // Background propagation (see docs/policies.md): the Group goes at once, its members have already
-      // lost it in their User objects above, and the garbage collector then removes its Policies.
-      await kube.delete(d.kind, namespace, d.name, 'Background');
-      writes++;
-    });
-    return writes;
   }
 
   private emit(ds: DirectorySync, events: PlannedEvent[]): void {
@@ -310,38 +316,109 @@ export class DirectorySyncReconciler {
     }
   }
 
+  /**
+   * Removes (or, with deletion.policy Orphan, releases) the directory's Users and Groups, then the
+   * finalizer. Failures the operator could retry (the apiserver unavailable) keep the finalizer and are
+   * retried; anything else is reported as an Event and the finalizer goes anyway: a finalizer must never
+   * hold a deletion on an error no retry can fix. The garbage collector still removes owned objects.
+   */
   private async finalize(ds: DirectorySync): Promise<void> {
     const { namespace, name } = ds.metadata as { namespace: string; name: string };
     const kube = this.deps.kube;
     const orphan = ds.spec.deletion?.policy === 'Orphan';
-    for (const kind of ['User', 'Group'] as const) {
-      const owned = await kube.listOwned<User | Group>(kind, namespace, name);
-      await mapLimit(owned, this.deps.writeConcurrency ?? 8, async (obj) => {
-        if (orphan) {
-          const refs = (obj.metadata.ownerReferences ?? []).filter((r) => r.uid !== ds.metadata.uid);
-          await kube.mergePatch(kind, namespace, obj.metadata.name!, { metadata: { ownerReferences: refs.length ? refs : null } });
-        } else {
-          await kube.delete(kind, namespace, obj.metadata.name!);
-        }
-      });
+    try {
+      for (const kind of ['User', 'Group'] as const) {
+        const owned = await kube.listOwned<User | Group>(kind, namespace, name);
+        await mapLimit(owned, this.deps.writeConcurrency ?? 8, async (obj) => {
+          if (orphan) {
+            const refs = (obj.metadata.ownerReferences ?? []).filter((r) => r.uid !== ds.metadata.uid);
+            await kube.mergePatch(kind, namespace, obj.metadata.name!, { metadata: { ownerReferences: refs.length ? refs : null } });
+          } else {
+            await kube.delete(kind, namespace, obj.metadata.name!);
+          }
+        });
+      }
+    } catch (err) {
+      const error = classify(err);
+      if (error instanceof TransientError && (error.reason === 'ApiServerUnavailable' || error.reason === 'Conflict')) throw error;
+      this.deps.events.emit(refOf(ds), 'Warning', 'CleanupIncomplete', `Removing the finalizer although cleanup failed (no retry can fix it): ${error.message}`);
     }
     const finalizers = (ds.metadata.finalizers ?? []).filter((f) => f !== FINALIZER);
-    await kube.mergePatch('DirectorySync', namespace, name, { metadata: { finalizers, resourceVersion: ds.metadata.resourceVersion } });
+    await cluster('removing the finalizer', () => kube.mergePatch('DirectorySync', namespace, name, { metadata: { finalizers, resourceVersion: ds.metadata.resourceVersion } }));
     this.deps.log.info('directory removed', { directory: `${namespace}/${name}`, policy: orphan ? 'Orphan' : 'Delete' });
   }
 
   private forget(key: string): void {
+    const [namespace, name] = key.split('/');
+    this.deps.observer?.forgotten?.(namespace, name);
+    this.signals.forget(key);
     this.stalledAt.delete(key);
     this.drivers.delete(key);
     this.deps.notifier?.forget(key);
   }
 }
 
-function classify(err: unknown): StallError | TransientError {
-  if (err instanceof StallError || err instanceof TransientError) return err;
-  const code = (err as { code?: number })?.code;
-  if (code === 403) return new StallError('AccessDenied', `the operator is not allowed to do this in the cluster: ${describeError(err)}`);
-  return new TransientError('NetworkError', describeError(err), { cause: err });
+type IdpCaller = <T>(call: () => Promise<T>) => Promise<T>;
+
+/**
+ * Calls the IdP. An error whose text carries a credential (an invalid header value quotes it) is a
+ * Stall that names the Secret key and never the value; one the driver did not type is a bug.
+ */
+function idpCaller(credentials: Record<string, string>, secretName: string): IdpCaller {
+  return async (call) => {
+    try {
+      return await call();
+    } catch (err) {
+      const key = credentialKeyIn(describeError(err), credentials);
+      if (key !== undefined) {
+        throw new StallError(
+          'InvalidCredentials',
+          `the value of key "${key}" in Secret ${secretName} cannot be sent to the IdP (it contains a line break or another character an HTTP header cannot carry); fix the Secret`,
+        );
+      }
+      if (err instanceof IdpSyncError) throw err;
+      throw asInternalError(err);
+    }
+  };
+}
+
+function credentialKeyIn(text: string, credentials: Record<string, string>): string | undefined {
+  for (const [key, value] of Object.entries(credentials)) {
+    const parts = [value, ...value.split(/\r?\n/)].map((p) => p.trim()).filter((p) => p.length >= 8);
+    if (parts.some((p) => text.includes(p))) return key;
+  }
+  return undefined;
+}
+
+/** Runs apiserver calls; their failures become typed errors that say what the operator was doing. */
+async function cluster<T>(doing: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    if (err instanceof IdpSyncError) throw err;
+    if (isClusterError(err)) throw classifyClusterError(err, doing);
+    throw asInternalError(err);
+  }
+}
+
+function classify(err: unknown): StallError | TransientError | InternalError {
+  if (err instanceof ApplyStopped) {
+    const failure = classify(err.failure);
+    if (failure instanceof StallError) return new StallError(failure.reason, err.message, { cause: err });
+    if (failure instanceof TransientError) return new TransientError(failure.reason, err.message, { cause: err, origin: failure.origin, retryAfterMs: failure.retryAfterMs });
+    return new InternalError(err.message, { cause: err });
+  }
+  if (err instanceof StallError || err instanceof TransientError || err instanceof InternalError) return err;
+  if (isClusterError(err)) return classifyClusterError(err, 'calling the apiserver') as StallError | TransientError;
+  return asInternalError(err);
+}
+
+/** The directory's Users as they are now: as listed, with what this sync stored in their place. */
+function storedUsers(listed: readonly User[], stored: ReadonlyMap<string, User> | undefined): User[] {
+  if (!stored?.size) return [...listed];
+  const byName = new Map(listed.map((u) => [u.metadata.name!, u]));
+  for (const [name, user] of stored) byName.set(name, user);
+  return [...byName.values()];
 }
 
 function fingerprintOf(ds: DirectorySync, secretVersion: string): string {

@@ -3,13 +3,16 @@
 import type { Condition, DirectorySyncStatus } from '../../api/v1alpha1/index.js';
 import type { Plan } from '../../directory/decide.js';
 import type { VerifyResult } from '../../providers/types.js';
-import { StallError, TransientError } from '../../errors.js';
+import { InternalError, StallError, TransientError } from '../../errors.js';
+import { MAX_SKIPPED_SHOWN } from '../../api/v1alpha1/index.js';
+import { redactString } from '../../runtime/logger.js';
+import type { RejectedObject } from './apply.js';
 import { removeCondition, setCondition } from '../conditions.js';
 import { sameJson } from '../../directory/decide.js';
 
 export type Outcome =
-  | { kind: 'synced'; plan: Plan; apiCalls: number; writes: number; provider: string }
-  | { kind: 'failed'; error: StallError | TransientError; apiCalls?: number };
+  | { kind: 'synced'; plan: Plan; apiCalls: number; writes: number; provider: string; rejected?: RejectedObject[] }
+  | { kind: 'failed'; error: StallError | TransientError | InternalError; apiCalls?: number };
 
 export interface StatusInput {
   previous: DirectorySyncStatus;
@@ -60,12 +63,39 @@ export function nextStatus(input: StatusInput): { status: DirectorySyncStatus; c
     next.writes = outcome.writes;
     next.failures = 0;
     delete next.lastError;
+    const skipped = [
+      ...plan.refused.map((r) => ({ kind: r.kind, name: r.idpId, message: `IdP record refused: ${r.reason}` })),
+      ...(outcome.rejected ?? []).map((r) => ({ kind: r.kind, name: r.name, message: r.message.slice(0, 1024) })),
+    ];
+    if (skipped.length) {
+      next.skipped = skipped.slice(0, MAX_SKIPPED_SHOWN);
+      next.skippedCount = skipped.length;
+    } else {
+      delete next.skipped;
+      delete next.skippedCount;
+    }
     const revoked = plan.revocations.length > 0;
     if (revoked) next.lastRevocationTime = nowIso;
     if (plan.deletions.length) next.recentDeletions = recordDeletions(previous.recentDeletions ?? [], plan, nowIso);
     if (plan.held) next.heldDeletions = plan.held;
     else delete next.heldDeletions;
-    conditions = setCondition(conditions, { type: 'Ready', status: 'True', reason: 'Synced', message: syncedMessage(outcome.provider, plan) }, nowIso, generation);
+    const rejected = outcome.rejected ?? [];
+    conditions = setCondition(
+      conditions,
+      rejected.length
+        ? {
+            type: 'Ready',
+            status: 'False',
+            reason: 'ObjectsRejected',
+            message: `${syncedMessage(outcome.provider, plan)}, but the apiserver refused ${rejected.length} object(s), left as they were: ${rejected
+              .slice(0, 3)
+              .map((r) => `${r.kind} ${r.name}: ${r.message}`)
+              .join('; ')}${rejected.length > 3 ? '; … (see status.skipped)' : ''}`,
+          }
+        : { type: 'Ready', status: 'True', reason: 'Synced', message: syncedMessage(outcome.provider, plan) },
+      nowIso,
+      generation,
+    );
     conditions = setCondition(conditions, { type: 'CredentialsValid', status: 'True', reason: 'Authenticated', message: 'The IdP accepted the credentials' }, nowIso, generation);
     conditions = setCondition(conditions, { type: 'IdpReachable', status: 'True', reason: 'Reachable', message: 'The last sync read the whole directory' }, nowIso, generation);
     conditions = plan.held
@@ -97,10 +127,14 @@ export function nextStatus(input: StatusInput): { status: DirectorySyncStatus; c
     } else {
       conditions = setCondition(conditions, { type: 'Reconciling', status: 'True', reason: 'RetryingAfterError', message: `Retrying with backoff: ${err.message}` }, nowIso, generation);
       conditions = removeCondition(conditions, 'Stalled');
-      conditions = setCondition(conditions, { type: 'IdpReachable', status: 'False', reason: err.reason, message: err.message }, nowIso, generation);
+      // Only the IdP's own failures say anything about reaching it.
+      if (err instanceof TransientError && err.origin === 'idp') {
+        conditions = setCondition(conditions, { type: 'IdpReachable', status: 'False', reason: err.reason, message: err.message }, nowIso, generation);
+      }
     }
   }
-  next.conditions = webhookCondition(conditions, input.webhooks, nowIso, generation);
+  next.conditions = webhookCondition(conditions, input.webhooks, nowIso, generation).map((c) => ({ ...c, message: redactString(c.message) }));
+  if (next.lastError !== undefined) next.lastError = redactString(next.lastError);
 
   const changed = !sameJson(withoutTimes(previous), withoutTimes(next));
   const stale = !previous.lastSyncTime || input.now.getTime() - Date.parse(previous.lastSyncTime) >= input.heartbeatMs;
@@ -131,7 +165,8 @@ function withoutTimes(s: DirectorySyncStatus): DirectorySyncStatus {
 
 function syncedMessage(provider: string, plan: Plan): string {
   const c = plan.counts;
-  return `Synced ${c.activeUsers} active user(s) (${c.suspendedUsers} suspended, ${c.deletedUsers} deleted) and ${c.groups} group(s) from ${provider}`;
+  const refused = plan.refused.length ? `; ${plan.refused.length} IdP record(s) refused (see status.skipped)` : '';
+  return `Synced ${c.activeUsers} active user(s) (${c.suspendedUsers} suspended, ${c.deletedUsers} deleted) and ${c.groups} group(s) from ${provider}${refused}`;
 }
 
 function recordDeletions(previous: NonNullable<DirectorySyncStatus['recentDeletions']>, plan: Plan, nowIso: string) {

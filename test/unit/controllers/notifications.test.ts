@@ -4,14 +4,14 @@ import { API_VERSION, type DirectorySync, type Webhook } from '../../../src/api/
 import type { Revocation } from '../../../src/directory/decide.js';
 import type { KubeClient } from '../../../src/kube/client.js';
 import { isCloudEvent } from '../../../src/notify/cloudevent.js';
-import { policyRemovedEvent, revocationEvents, webhookTargets } from '../../../src/controllers/directorysync/notifications.js';
+import { parseRevocationEventId, policyRemovedEvent, revocationEvent, revocationEventId, webhookTargets } from '../../../src/controllers/directorysync/notifications.js';
 import { directory } from '../../support/builders.js';
 
 const NOW = new Date('2026-03-01T12:00:00Z');
 const SOURCE = '/apis/idpsync.io/v1alpha1/namespaces/team-a/directorysyncs/corp';
 
-function revocation(user: string, reason: Revocation['reason'], groups: string[] = []): Revocation {
-  return { user, login: `${user}@example.com`, reason, groups };
+function revocation(user: string, reason: Revocation['reason'], groups: string[] = [], id = 'r1'): Revocation {
+  return { user, login: `${user}@example.com`, reason, groups, record: { id, time: NOW.toISOString(), reason, groups, pending: [] } };
 }
 
 /** A Secret as the apiserver returns it: values base64-encoded in `data`. */
@@ -54,19 +54,17 @@ function directorySync(webhooks?: Webhook[]): DirectorySync {
 }
 
 describe('controllers/directorysync/notifications', () => {
-  describe('revocationEvents', () => {
+  describe('revocationEvent', () => {
+    const events = (revocations: Revocation[], namespace = 'team-a', dir = 'corp') =>
+      revocations.map((r) => revocationEvent(namespace, dir, { name: r.user, login: r.login }, r.record));
+
     it('gives each revocation reason its event type', () => {
-      const events = revocationEvents(
-        'team-a',
-        'corp',
-        [revocation('ann', 'Suspended'), revocation('ben', 'Deleted'), revocation('cat', 'RemovedFromGroups', ['corp-eng'])],
-        NOW,
-      );
-      expect(events.map((e) => e.type)).to.deep.equal(['io.idpsync.user.suspended', 'io.idpsync.user.deleted', 'io.idpsync.membership.removed']);
+      const out = events([revocation('ann', 'Suspended'), revocation('ben', 'Deleted'), revocation('cat', 'RemovedFromGroups', ['corp-eng'])]);
+      expect(out.map((e) => e.type)).to.deep.equal(['io.idpsync.user.suspended', 'io.idpsync.user.deleted', 'io.idpsync.membership.removed']);
     });
 
-    it('names the DirectorySync as source and the User as subject, and carries who lost what', () => {
-      const [event] = revocationEvents('team-a', 'corp', [revocation('corp-ann-1a2b', 'RemovedFromGroups', ['corp-eng', 'corp-ops'])], NOW);
+    it('names the DirectorySync as source and the User as subject, and carries who lost what, at the time of the record', () => {
+      const [event] = events([revocation('corp-ann-1a2b', 'RemovedFromGroups', ['corp-eng', 'corp-ops'])]);
       expect(event).to.deep.include({
         specversion: '1.0',
         source: SOURCE,
@@ -84,21 +82,26 @@ describe('controllers/directorysync/notifications', () => {
       expect(isCloudEvent(JSON.parse(JSON.stringify(event)))).to.equal(true);
     });
 
-    it('gives every event its own id, also across syncs', () => {
-      const revocations = [revocation('ann', 'Suspended'), revocation('ann', 'Suspended'), revocation('ben', 'Deleted')];
-      const ids = [...revocationEvents('team-a', 'corp', revocations, NOW), ...revocationEvents('team-a', 'corp', revocations, NOW)].map((e) => e.id);
-      expect(new Set(ids).size).to.equal(6);
-      for (const id of ids) expect(id).to.be.a('string').with.length.greaterThan(0);
+    it('derives the id from the record: the same record gives the same id, different records different ids', () => {
+      const revocations = [revocation('ann', 'Suspended', [], 'r1'), revocation('ann', 'Suspended', [], 'r2'), revocation('ben', 'Deleted', [], 'r1')];
+      const first = events(revocations).map((e) => e.id);
+      const again = events(revocations).map((e) => e.id);
+      expect(first).to.deep.equal(again);
+      expect(new Set(first).size).to.equal(3);
+      expect(first.map((id) => parseRevocationEventId(id))).to.deep.equal([
+        { user: 'ann', recordId: 'r1' },
+        { user: 'ann', recordId: 'r2' },
+        { user: 'ben', recordId: 'r1' },
+      ]);
     });
 
-    it('keeps the order of the revocations and emits nothing for none', () => {
-      const events = revocationEvents('team-a', 'corp', ['a', 'b', 'c', 'd'].map((u) => revocation(u, 'Deleted')), NOW);
-      expect(events.map((e) => e.subject)).to.deep.equal(['users/a', 'users/b', 'users/c', 'users/d']);
-      expect(revocationEvents('team-a', 'corp', [], NOW)).to.deep.equal([]);
+    it('parses the id of a User whose name has dots', () => {
+      expect(parseRevocationEventId(revocationEventId('corp-a.b.c-1a2b', 'abc123'))).to.deep.equal({ user: 'corp-a.b.c-1a2b', recordId: 'abc123' });
+      expect(parseRevocationEventId('no-dot')).to.equal(undefined);
     });
 
     it('tells directories and namespaces apart by source', () => {
-      const [other] = revocationEvents('team-b', 'acquired', [revocation('ann', 'Deleted')], NOW);
+      const [other] = events([revocation('ann', 'Deleted')], 'team-b', 'acquired');
       expect(other.source).to.equal('/apis/idpsync.io/v1alpha1/namespaces/team-b/directorysyncs/acquired');
       expect(other.data).to.deep.include({ namespace: 'team-b', directory: 'acquired' });
     });

@@ -44,8 +44,14 @@ describe('decide', () => {
     expect(w.user('ann@x.io').spec.groups).to.deep.equal([]);
     expect(w.user('ann@x.io').status!.revokedAt).to.equal(later(HOUR).toISOString());
     expect(w.groups[0].spec.members).to.deep.equal(['ben@x.io']);
-    expect(suspended.revocations).to.deep.equal([{ user: name, login: 'ann@x.io', reason: 'Suspended', groups: [w.groups[0].metadata.name] }]);
-    expect(suspended.events.map((e) => e.reason)).to.include.members(['UserSuspended', 'AccessRevoked']);
+    const record = { id: suspended.revocations[0]?.record.id, time: later(HOUR).toISOString(), reason: 'Suspended', groups: [w.groups[0].metadata.name], pending: ['Event', 'Metric'] };
+    expect(suspended.revocations).to.deep.equal([{ user: name, login: 'ann@x.io', reason: 'Suspended', groups: [w.groups[0].metadata.name], record }]);
+    // The record travels in the same write as the lost groups; its signals are derived from it later.
+    const annWrite = suspended.users.find((u) => u.name === name)!;
+    expect(annWrite).to.deep.include({ revokes: true });
+    expect(annWrite.spec.groups).to.deep.equal([]);
+    expect(annWrite.status.revocations).to.deep.equal([record]);
+    expect(suspended.events.map((e) => e.reason)).to.not.include.members(['UserSuspended', 'AccessRevoked']);
 
     const restored = w.sync(base(), later(2 * HOUR));
     expect(w.users.filter((u) => u.spec.login === 'ann@x.io')).to.have.length(1);

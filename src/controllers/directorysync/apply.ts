@@ -1,0 +1,108 @@
+// Applies a plan in an order that is safe to stop at any point: every write that removes access goes
+// before any write that grants it. Within a step writes run in parallel; once one fails for a reason
+// that is not the object's own, no further write starts, the writes already started are awaited, and
+// the failure is reported with how far the plan got. An object the apiserver refuses for what it is
+// (400/422: a schema or CEL rule) is skipped and named; it never holds back the rest of the directory.
+import { LABELS, type DirectorySync, type Group, type User } from '../../api/v1alpha1/index.js';
+import type { Plan, UserWrite } from '../../directory/decide.js';
+import { idHash } from '../../directory/naming.js';
+import type { IdpKind, KubeApi } from '../../kube/client.js';
+import { apiServerMessage, classifyClusterError, isRefusal } from '../../kube/errors.js';
+import { mapLimit } from '../../util/concurrency.js';
+import { directoryOwnerRef, groupOwnerRef } from '../owners.js';
+
+export interface RejectedObject {
+  kind: IdpKind;
+  name: string;
+  /** The apiserver's own words. */
+  message: string;
+}
+
+export interface ApplyResult {
+  writes: number;
+  rejected: RejectedObject[];
+  /** Users as stored by this apply, by name. */
+  storedUsers: Map<string, User>;
+}
+
+/** A write failed for a reason that is not the object's own: the plan stopped part way. */
+export class ApplyStopped extends Error {
+  constructor(
+    readonly failure: Error,
+    readonly done: number,
+    readonly planned: number,
+    /** Users stored before the stop: their revocation records are owed signals all the same. */
+    readonly storedUsers: Map<string, User>,
+  ) {
+    super(`${failure.message} (applied ${done} of ${planned} planned writes; the next sync continues from there)`);
+  }
+}
+
+/** The metadata every object a directory writes carries. */
+export function directoryObjectMeta(ds: DirectorySync, objectName: string, idpId: string, labels: Record<string, string> = {}) {
+  const { namespace, name } = ds.metadata as { namespace: string; name: string };
+  return {
+    name: objectName,
+    namespace,
+    labels: { [LABELS.directory]: name, [LABELS.idpId]: idHash(idpId), [LABELS.managedBy]: 'idpsync', ...labels },
+    ownerReferences: [directoryOwnerRef(ds)],
+  };
+}
+
+/** The whole User as the operator applies it: spec and status in one request. */
+export function userApplyBody(ds: DirectorySync, write: Pick<UserWrite, 'name' | 'spec' | 'status'>, resourceVersion?: string) {
+  const metadata = directoryObjectMeta(ds, write.name, write.spec.idpId);
+  return { metadata: resourceVersion ? { ...metadata, resourceVersion } : metadata, spec: write.spec, status: write.status };
+}
+
+export async function applyPlan(kube: KubeApi, ds: DirectorySync, plan: Plan, existingGroups: readonly Group[], concurrency = 8): Promise<ApplyResult> {
+  const namespace = ds.metadata.namespace!;
+  const result: ApplyResult = { writes: 0, rejected: [], storedUsers: new Map() };
+  const planned = plan.users.length + plan.groups.length + plan.deletions.length + plan.policies.writes.length + plan.policies.deletions.length;
+  const groupUid = new Map(existingGroups.map((g) => [g.metadata.name!, g.metadata.uid!]));
+  const rejectedGroups = new Set<string>();
+
+  const step = async <T>(items: readonly T[], kind: (item: T) => IdpKind, nameOf: (item: T) => string, write: (item: T) => Promise<void>) => {
+    try {
+      await mapLimit(items, concurrency, async (item) => {
+        try {
+          await write(item);
+          result.writes++;
+        } catch (err) {
+          if (!isRefusal(err)) throw classifyClusterError(err, `writing ${kind(item)} ${namespace}/${nameOf(item)}`);
+          result.rejected.push({ kind: kind(item), name: nameOf(item), message: apiServerMessage(err) });
+          if (kind(item) === 'Group') rejectedGroups.add(nameOf(item));
+        }
+      });
+    } catch (err) {
+      throw new ApplyStopped(err as Error, result.writes, planned, result.storedUsers);
+    }
+  };
+  const writeUser = async (u: UserWrite) => {
+    result.storedUsers.set(u.name, await kube.apply<User>('User', userApplyBody(ds, u)));
+  };
+
+  // 1. Access goes first: suspended, deleted and departing people, then Policies no rule wants any more.
+  await step(plan.users.filter((u) => u.revokes), () => 'User', (u) => u.name, writeUser);
+  await step(plan.policies.deletions, () => 'Policy', (p) => p, (p) => kube.delete('Policy', namespace, p));
+  // Background propagation (see docs/policies.md): members have already lost the Group above, and the
+  // garbage collector then removes the Policies it owns.
+  await step(plan.deletions, (d) => d.kind, (d) => d.name, (d) => kube.delete(d.kind, namespace, d.name, 'Background'));
+  // 2. Then what grants access: Groups before the Users that name them, then the Policies Groups own.
+  await step(plan.groups, () => 'Group', (g) => g.name, async (g) => {
+    const stored = await kube.apply<Group>('Group', { metadata: directoryObjectMeta(ds, g.name, g.spec.idpId, g.labels), spec: g.spec });
+    groupUid.set(g.name, stored.metadata.uid!);
+  });
+  await step(plan.users.filter((u) => !u.revokes), () => 'User', (u) => u.name, writeUser);
+  const policies = plan.policies.writes.filter((p) => !rejectedGroups.has(p.group) && groupUid.has(p.group));
+  await step(policies, () => 'Policy', (p) => p.name, async (p) => {
+    const metadata = {
+      name: p.name,
+      namespace,
+      labels: { [LABELS.directory]: ds.metadata.name!, [LABELS.policyRule]: p.rule, [LABELS.group]: p.group, [LABELS.managedBy]: 'idpsync' },
+      ownerReferences: [groupOwnerRef(p.group, groupUid.get(p.group)!, true)],
+    };
+    await kube.apply('Policy', { metadata, spec: p.spec });
+  });
+  return result;
+}
