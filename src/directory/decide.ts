@@ -256,7 +256,7 @@ export function decide(input: DecideInput): Plan {
     leavingGroups: new Set(goneGroups.map((g) => g.name)),
     existing: input.existingPolicies ?? [],
   });
-  plan.counts = countObjects(input, plan, synced.length, groupsOfUser, holdUsers && !approved);
+  plan.counts = countObjects({ ...input, snapshot }, plan, synced.length, groupsOfUser, holdUsers && !approved);
   return plan;
 }
 

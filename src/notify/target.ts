@@ -70,8 +70,8 @@ export class TargetQueue {
   /** Undefined while the configuration is unusable; events then wait and status says why. */
   private endpoint?: Endpoint;
   private readonly queue: QueuedEvent[] = [];
-  /** Ids delivered or dropped lately, oldest first. */
-  private readonly settled = new Set<string>();
+  /** Ids delivered or dropped lately, oldest first, with how they left. */
+  private readonly settled = new Map<string, 'delivered' | 'dropped'>();
   private sending?: QueuedEvent;
   private consecutiveFailures = 0;
   private delivered = 0;
@@ -139,7 +139,10 @@ export class TargetQueue {
     if (this.stopped || events.length === 0) return;
     const known = new Set(this.queue.map((q) => q.event.id));
     for (const q of events) {
-      if (known.has(q.event.id) || this.settled.has(q.event.id)) continue;
+      const outcome = this.settled.get(q.event.id);
+      // Published again because the news of its delivery was lost on the way: tell it again.
+      if (outcome) this.opts.onSettled?.(this.target.name, q.event, outcome);
+      if (known.has(q.event.id) || outcome) continue;
       known.add(q.event.id);
       this.queue.push(q);
     }
@@ -313,8 +316,8 @@ export class TargetQueue {
   }
 
   private settle(event: CloudEvent, outcome: 'delivered' | 'dropped'): void {
-    this.settled.add(event.id);
-    if (this.settled.size > SETTLED_MEMORY) this.settled.delete(this.settled.values().next().value!);
+    this.settled.set(event.id, outcome);
+    if (this.settled.size > SETTLED_MEMORY) this.settled.delete(this.settled.keys().next().value!);
     this.opts.onSettled?.(this.target.name, event, outcome);
   }
 

@@ -119,14 +119,16 @@ export class RevocationSignals {
       const ref = { kind: 'User', namespace, name, uid: user.metadata.uid };
       if (await this.deps.events.once(ref, `${name}.${record.id}`, text.type, text.reason, `${user.spec.login} ${what}`.slice(0, 1000))) sent.add(SIGNAL_EVENT);
     }
-    if (record.pending.includes(SIGNAL_METRIC)) {
-      this.deps.countRevocation({ namespace, directory, reason: record.reason });
-      sent.add(SIGNAL_METRIC);
-    }
     const webhooks = record.pending.filter((p) => p !== SIGNAL_EVENT && p !== SIGNAL_METRIC);
     // Webhooks are struck when the notifier reports the delivery (settled()).
     if (webhooks.length && this.deps.notifier) {
       this.deps.notifier.publish(`${namespace}/${directory}`, [revocationEvent(namespace, directory, { name, login: user.spec.login }, record)]);
+    }
+    // Counted last, right before the write that strikes it: only a process that dies while that write is
+    // in flight counts it twice (its own count dies with it).
+    if (record.pending.includes(SIGNAL_METRIC)) {
+      this.deps.countRevocation({ namespace, directory, reason: record.reason });
+      sent.add(SIGNAL_METRIC);
     }
     return sent;
   }

@@ -1,0 +1,465 @@
+// The DirectorySync reconciler against an in-memory apiserver and a fake driver: which API calls a
+// reconcile makes, in which order, and what survives a failure or a crash at each point.
+import { expect } from 'chai';
+import { API_VERSION, FINALIZER, type DirectorySync, type User, type Webhook } from '../../../src/api/v1alpha1/index.js';
+import { DirectorySyncReconciler, type EventSink, type ReconcileResult } from '../../../src/controllers/directorysync/reconciler.js';
+import type { RevocationNotifier } from '../../../src/controllers/directorysync/notifications.js';
+import type { CloudEvent } from '../../../src/notify/cloudevent.js';
+import type { WebhookTarget } from '../../../src/notify/notifier.js';
+import type { DirectorySnapshot, ProviderDriver } from '../../../src/providers/types.js';
+import { TransientError } from '../../../src/errors.js';
+import type { IdpKind, KubeApi } from '../../../src/kube/client.js';
+import { registerSecret } from '../../../src/runtime/logger.js';
+import { FakeApiError, MemoryKube, type KubeCall } from '../../support/memory-kube.js';
+import { group, snapshot, user } from '../../support/builders.js';
+
+const NS = 'team-a';
+const DIR = 'corp';
+const T0 = Date.parse('2026-03-01T00:00:00Z');
+
+interface ClusterEvent {
+  name?: string;
+  kind: string;
+  object: string;
+  type: string;
+  reason: string;
+  note: string;
+}
+
+/** One operator process: its own reconciler, event writer, metric and notifier; all of it can die at once. */
+class Process {
+  dead = false;
+  readonly metric: string[] = [];
+  readonly published: CloudEvent[] = [];
+  readonly reconciler: DirectorySyncReconciler;
+  private killAfter?: (call: string) => boolean;
+
+  constructor(private readonly rig: Rig) {
+    const hang = <T>(): Promise<T> => new Promise<T>(() => {});
+    const kube = new Proxy(rig.kube, {
+      get: (target, prop) => {
+        const value = (target as unknown as Record<string | symbol, unknown>)[prop];
+        if (typeof value !== 'function') return value;
+        return async (...args: unknown[]) => {
+          if (this.dead) return hang();
+          const result = await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+          this.maybeDie(`${String(prop)} ${describeCall(prop, args)}`);
+          return this.dead ? hang() : result;
+        };
+      },
+    }) as KubeApi;
+    const events: EventSink = {
+      emit: (ref, type, reason, note) => {
+        if (!this.dead) rig.events.push({ kind: ref.kind, object: ref.name, type, reason, note });
+      },
+      once: async (ref, name, type, reason, note) => {
+        if (this.dead) return hang();
+        if (rig.eventsDown) return false;
+        if (!rig.events.some((e) => e.name === name)) rig.events.push({ name, kind: ref.kind, object: ref.name, type, reason, note });
+        this.maybeDie(`event ${reason}`);
+        return this.dead ? hang() : true;
+      },
+    };
+    const notifier: RevocationNotifier = {
+      configure: (_key: string, _targets: WebhookTarget[]) => {},
+      publish: (_key, published) => {
+        if (this.dead) return;
+        this.published.push(...published.filter((e) => !this.published.some((p) => p.id === e.id)));
+        this.maybeDie('publish');
+      },
+      forget: () => {},
+    };
+    this.reconciler = new DirectorySyncReconciler({
+      kube,
+      drivers: { okta: () => rig.driver },
+      events,
+      log: { info() {}, warn() {}, error() {} },
+      now: () => rig.now,
+      registerSecret,
+      notifier,
+      countRevocation: (labels) => {
+        if (!this.dead) this.metric.push(`${labels.directory}/${labels.reason}`);
+      },
+      jitter: 0,
+      writeConcurrency: rig.writeConcurrency,
+    });
+  }
+
+  dieAfter(predicate: (call: string) => boolean): this {
+    this.killAfter = predicate;
+    return this;
+  }
+
+  /** Runs one reconcile; a dead process's reconcile never ends, so it is not awaited past `ms`. */
+  async reconcile(ms = 300): Promise<ReconcileResult | Error | 'died'> {
+    const run = this.reconciler.reconcile(NS, DIR).catch((err: Error) => err);
+    const settled = await Promise.race([run, new Promise<'died'>((resolve) => setTimeout(() => resolve('died'), ms))]);
+    return this.dead ? 'died' : settled;
+  }
+
+  /** The notifier delivers everything published so far to every webhook. */
+  deliverWebhooks(webhook: string): CloudEvent[] {
+    const delivered = this.published.splice(0);
+    for (const e of delivered) this.reconciler.signals.settled(`${NS}/${DIR}`, webhook, e, 'delivered');
+    this.rig.webhookDeliveries.push(...delivered);
+    return delivered;
+  }
+
+  private maybeDie(call: string): void {
+    if (this.killAfter?.(call)) this.dead = true;
+  }
+}
+
+function describeCall(verb: string | symbol, args: unknown[]): string {
+  const [kind, second] = args as [IdpKind, { metadata?: { name?: string }; spec?: { state?: string } } | string];
+  if (verb === 'apply' && typeof second === 'object') return `${kind} ${second.metadata?.name} ${second.spec?.state ?? ''}`.trim();
+  return `${String(kind)} ${typeof second === 'string' ? second : ''}`.trim();
+}
+
+class Rig {
+  readonly kube = new MemoryKube();
+  readonly events: ClusterEvent[] = [];
+  readonly webhookDeliveries: CloudEvent[] = [];
+  eventsDown = false;
+  now = T0;
+  writeConcurrency = 4;
+  snap: DirectorySnapshot;
+  fetchError?: unknown;
+  fetchHook?: (signal?: AbortSignal) => Promise<void>;
+  readonly driver: ProviderDriver;
+
+  constructor(snap: DirectorySnapshot, spec: Partial<DirectorySync['spec']> = {}, secret: Record<string, string> = { apiToken: '00abcdefghijklmnopqrstuvwxyz' }) {
+    this.snap = snap;
+    this.kube.seedSecret(NS, 'okta', secret);
+    this.kube.seed('DirectorySync', {
+      apiVersion: API_VERSION,
+      kind: 'DirectorySync',
+      metadata: { name: DIR, namespace: NS, generation: 1, finalizers: [FINALIZER] },
+      spec: {
+        provider: { type: 'okta', okta: { domain: 'example.okta.com', clientId: 'c' }, allowInsecureLoopback: false },
+        credentialsRef: { name: 'okta', generateKeyPair: false },
+        interval: '5m',
+        suspend: false,
+        syncOrgUnits: false,
+        ...spec,
+      },
+    });
+    this.driver = {
+      type: 'okta',
+      fetch: async (options) => {
+        await this.fetchHook?.(options.signal);
+        if (this.fetchError) throw this.fetchError;
+        return structuredClone(this.snap);
+      },
+      verify: async () => ({ ok: true, checks: [] }),
+    };
+  }
+
+  process(): Process {
+    return new Process(this);
+  }
+
+  users(): User[] {
+    return this.kube.all<User>('User', NS);
+  }
+
+  user(login: string): User {
+    return this.users().find((u) => u.spec.login === login)!;
+  }
+
+  directory(): DirectorySync {
+    return this.kube.peek<DirectorySync>('DirectorySync', NS, DIR)!;
+  }
+
+  condition(type: string) {
+    return this.directory().status?.conditions?.find((c) => c.type === type);
+  }
+}
+
+const team = (annState: 'Active' | 'Suspended' = 'Active') =>
+  snapshot(
+    [user('u1', 'ann@x.io', { state: annState }), user('u2', 'ben@x.io'), user('u3', 'cat@x.io')],
+    [group('g1', 'Eng', ['u1', 'u2']), group('g2', 'Ops', ['u1', 'u3'])],
+  );
+const vpn: Webhook = { name: 'vpn', url: 'https://vpn.example.com/hook', secretRef: { name: 'vpn-signing', key: 'signingSecret' }, allowInsecureLoopback: false } as Webhook;
+
+describe('controllers/directorysync reconciler (in-memory apiserver)', () => {
+  describe('revocation signals survive a crash at any point', () => {
+    const crashPoints: [string, (call: string) => boolean][] = [
+      ['after the User write that suspends', (c) => /^apply User .* Suspended$/.test(c)],
+      ['after the Event was written', (c) => c === 'event UserSuspended'],
+      ['after the webhook was handed to the notifier', (c) => c === 'publish'],
+      ['after the delivered signals were struck', (c) => /^apply User .* Suspended$/.test(c) && rigStruck],
+    ];
+    let rigStruck = false;
+
+    for (const [point, predicate] of crashPoints) {
+      it(`delivers exactly one Event, one webhook and one count when the operator dies ${point}`, async () => {
+        const rig = new Rig(team(), { notifications: { webhooks: [vpn] } });
+        rig.kube.seedSecret(NS, 'vpn-signing', { signingSecret: 'whsec_0123456789abcdef' });
+        const first = rig.process();
+        expect(await first.reconcile()).to.have.property('requeueAfterMs');
+        rig.snap = team('Suspended');
+        rig.now += 60_000;
+
+        // The strike is the second User write of the suspension; only that one kills at the last point.
+        let suspensionWrites = 0;
+        rigStruck = false;
+        const dying = rig.process().dieAfter((call) => {
+          if (/^apply User .* Suspended$/.test(call)) rigStruck = ++suspensionWrites === 2;
+          return predicate(call);
+        });
+        expect(await dying.reconcile()).to.equal('died');
+        const ann = rig.user('ann@x.io');
+        expect(ann.spec).to.deep.include({ state: 'Suspended', groups: [] });
+        expect(ann.status!.revocations).to.have.length(1);
+
+        const next = rig.process();
+        expect(await next.reconcile()).to.have.property('requeueAfterMs');
+        next.deliverWebhooks('vpn');
+        await settle();
+        expect(await next.reconcile()).to.have.property('requeueAfterMs');
+        next.deliverWebhooks('vpn');
+
+        expect(rig.events.filter((e) => e.reason === 'UserSuspended' && e.object === ann.metadata.name)).to.have.length(1);
+        expect([...dying.metric, ...next.metric].filter((m) => m === 'corp/Suspended')).to.have.length(1);
+        const suspendedHooks = rig.webhookDeliveries.filter((e) => e.type === 'io.idpsync.user.suspended');
+        expect(suspendedHooks).to.have.length(1);
+        expect(suspendedHooks[0].subject).to.equal(`users/${ann.metadata.name}`);
+        expect(rig.user('ann@x.io').status!.revocations![0].pending).to.deep.equal([]);
+      });
+    }
+
+    it('keeps the signals of a suspension whose sync failed on another write, and delivers them once the IdP is fixed', async () => {
+      const rig = new Rig(team());
+      await rig.process().reconcile();
+      rig.snap = team('Suspended');
+      rig.snap.groups.push(group('g3', 'New', ['u2']));
+      rig.kube.fail((c) => (c.verb === 'apply' && c.kind === 'Group' ? new FakeApiError(503, 'etcdserver: leader changed') : undefined));
+      rig.eventsDown = true;
+      const p = rig.process();
+      const failed = await p.reconcile();
+      expect(failed).to.be.instanceOf(TransientError);
+      expect((failed as TransientError).message).to.match(/leader changed.*applied 1 of \d+ planned writes/);
+      expect(rig.user('ann@x.io').spec.state).to.equal('Suspended');
+      expect(rig.user('ann@x.io').status!.revocations![0].pending).to.deep.equal(['Event']);
+      expect(p.metric).to.deep.equal(['corp/Suspended']);
+      expect(rig.condition('IdpReachable')?.status).to.not.equal('False');
+
+      rig.kube.clearFaults();
+      rig.eventsDown = false;
+      await p.reconcile();
+      expect(rig.events.filter((e) => e.reason === 'UserSuspended')).to.have.length(1);
+      expect(rig.events.filter((e) => e.reason === 'AccessRevoked')).to.have.length(1);
+      expect(p.metric).to.deep.equal(['corp/Suspended']);
+      expect(rig.user('ann@x.io').status!.revocations![0].pending).to.deep.equal([]);
+    });
+
+    it('delivers pending signals even while the IdP is failing', async () => {
+      const rig = new Rig(team());
+      await rig.process().reconcile();
+      rig.snap = team('Suspended');
+      rig.eventsDown = true;
+      await rig.process().reconcile();
+      rig.eventsDown = false;
+      rig.fetchError = new TransientError('IdpUnavailable', 'okta: 503');
+      const p = rig.process();
+      expect(await p.reconcile()).to.be.instanceOf(TransientError);
+      expect(rig.events.filter((e) => e.reason === 'UserSuspended')).to.have.length(1);
+      expect(rig.condition('IdpReachable')).to.deep.include({ status: 'False', reason: 'IdpUnavailable' });
+    });
+  });
+
+  describe('a fail-stop, safety-ordered apply', () => {
+    it('writes every removal of access before any grant', async () => {
+      const rig = new Rig(team());
+      await rig.process().reconcile();
+      const start = rig.kube.calls.length;
+      // ann is suspended; cat joins Eng; a new group appears with ben in it.
+      rig.snap = snapshot(
+        [user('u1', 'ann@x.io', { state: 'Suspended' }), user('u2', 'ben@x.io'), user('u3', 'cat@x.io')],
+        [group('g1', 'Eng', ['u1', 'u2', 'u3']), group('g2', 'Ops', ['u1', 'u3']), group('g4', 'Sec', ['u2'])],
+      );
+      await rig.process().reconcile();
+      const writes = rig.kube.calls.slice(start).filter((c) => c.verb === 'apply' && (c.kind === 'User' || c.kind === 'Group'));
+      const order = writes.map((c) => `${c.kind}:${(c.body as { spec: { login?: string; displayName?: string } }).spec.login ?? (c.body as { spec: { displayName: string } }).spec.displayName}`);
+      expect(order[0]).to.equal('User:ann@x.io');
+      expect(order.indexOf('User:ann@x.io')).to.be.lessThan(order.indexOf('Group:Sec'));
+      expect(order.indexOf('Group:Sec')).to.be.lessThan(order.indexOf('User:ben@x.io'));
+      expect(order.indexOf('Group:Eng')).to.be.lessThan(order.indexOf('User:cat@x.io'));
+    });
+
+    it('starts no write after one failed, and returns only when the writes in flight have ended', async () => {
+      const many = snapshot(
+        Array.from({ length: 60 }, (_, i) => user(`u${i}`, `p${i}@x.io`)),
+        [group('g1', 'All', Array.from({ length: 60 }, (_, i) => `u${i}`))],
+      );
+      const rig = new Rig(many);
+      rig.writeConcurrency = 8;
+      let inFlight = 0;
+      let maxAfterReturn = 0;
+      let returned = false;
+      let failedAt = -1;
+      rig.kube.fail(async (c: KubeCall) => {
+        if (c.verb !== 'apply' || c.kind !== 'User') return undefined;
+        inFlight++;
+        await new Promise((r) => setTimeout(r, 5));
+        inFlight--;
+        if (returned) maxAfterReturn++;
+        const n = rig.kube.writes({ kind: 'User' }).length;
+        if (n === 20 && failedAt < 0) {
+          failedAt = n;
+          return new FakeApiError(500, 'Internal error occurred: etcd timeout');
+        }
+        return undefined;
+      });
+      const result = await rig.process().reconcile();
+      returned = true;
+      await new Promise((r) => setTimeout(r, 50));
+      expect(result).to.be.instanceOf(TransientError);
+      expect(inFlight).to.equal(0);
+      expect(maxAfterReturn).to.equal(0);
+      // Only the writes already in flight when the failure came may follow it.
+      expect(rig.kube.writes({ kind: 'User' }).length).to.be.at.most(failedAt + rig.writeConcurrency - 1);
+      expect(rig.condition('Ready')?.message).to.match(/applied \d+ of 61 planned writes/);
+    });
+  });
+
+  describe('one refused object never blocks the directory', () => {
+    it('skips an object the apiserver refuses, names it, and lets a suspension through with its signals', async () => {
+      const rig = new Rig(team());
+      await rig.process().reconcile();
+      rig.snap = team('Suspended');
+      rig.snap.users.push(user('u9', 'dan@x.io'));
+      rig.kube.fail((c) =>
+        c.verb === 'apply' && c.kind === 'User' && (c.body as { spec: { login: string } }).spec.login === 'dan@x.io'
+          ? new FakeApiError(422, 'User.idpsync.io "corp-dan" is invalid: spec.displayName: Too long: may not be longer than 512')
+          : undefined,
+      );
+      const p = rig.process();
+      expect(await p.reconcile()).to.have.property('requeueAfterMs');
+      expect(rig.user('ann@x.io').spec.state).to.equal('Suspended');
+      expect(rig.events.filter((e) => e.reason === 'UserSuspended')).to.have.length(1);
+      expect(p.metric).to.deep.equal(['corp/Suspended']);
+      const rejected = rig.events.filter((e) => e.reason === 'ObjectRejected');
+      expect(rejected).to.have.length(1);
+      expect(rejected[0].note).to.match(/User corp-dan-[0-9a-f]+.*Too long/);
+      const status = rig.directory().status!;
+      expect(status.skipped).to.have.length(1);
+      expect(status.skipped![0]).to.deep.include({ kind: 'User' });
+      expect(status.skipped![0].message).to.match(/Too long/);
+      expect(rig.condition('Ready')).to.deep.include({ status: 'False', reason: 'ObjectsRejected' });
+      expect(JSON.stringify(status)).to.not.match(/x-secret-looking-header|HTTP-Code/);
+    });
+
+    it('shortens a display name over the limit instead of failing, and refuses a duplicate IdP id with a Warning', async () => {
+      const snap = team();
+      snap.users[1].displayName = 'B'.repeat(601);
+      snap.users.push(user('u3', 'cat-again@x.io'));
+      const rig = new Rig(snap);
+      expect(await rig.process().reconcile()).to.have.property('requeueAfterMs');
+      expect(rig.user('ben@x.io').spec.displayName).to.have.length(512);
+      expect(rig.users().filter((u) => u.spec.idpId === 'u3')).to.have.length(1);
+      expect(rig.user('cat@x.io')).to.not.equal(undefined);
+      const warning = rig.events.find((e) => e.reason === 'RecordsRefused')!;
+      expect(warning.type).to.equal('Warning');
+      expect(warning.note).to.match(/User u3: its id is listed more than once/);
+      expect(rig.directory().status!.skippedCount).to.equal(1);
+      expect(rig.directory().status!.counts).to.deep.include({ users: 3 });
+      await rig.process().reconcile(); // status.writes drops to 0
+      const writes = rig.kube.writes().length;
+      await rig.process().reconcile();
+      expect(rig.kube.writes().slice(writes).map((c) => `${c.verb} ${c.kind} ${c.name}`)).to.deep.equal([]);
+    });
+  });
+
+  describe('errors that say what happened', () => {
+    const cases: { name: string; fault: (c: KubeCall) => Error | undefined; reason: string; idpReachable: boolean }[] = [
+      {
+        name: 'a 422 on the status write',
+        fault: (c) => (c.verb === 'applyStatus' && c.kind === 'DirectorySync' ? new FakeApiError(422, 'status.counts.users: Invalid value') : undefined),
+        reason: 'ApiServerRejected',
+        idpReachable: true,
+      },
+      {
+        name: 'a 429 while listing',
+        fault: (c) => (c.verb === 'list' ? new FakeApiError(429, 'storage is (re)initializing') : undefined),
+        reason: 'ApiServerUnavailable',
+        idpReachable: true,
+      },
+      {
+        name: 'a 409 on the finalizer patch',
+        fault: (c) => (c.verb === 'list' ? new FakeApiError(409, 'the object has been modified') : undefined),
+        reason: 'Conflict',
+        idpReachable: true,
+      },
+    ];
+    for (const tc of cases) {
+      it(`calls ${tc.name} ${tc.reason}, without headers, and leaves IdpReachable alone`, async () => {
+        const rig = new Rig(team());
+        await rig.process().reconcile();
+        rig.kube.fail(tc.fault);
+        const result = await rig.process().reconcile();
+        expect(result).to.be.instanceOf(TransientError);
+        expect((result as TransientError).reason).to.equal(tc.reason);
+        expect((result as TransientError).message).to.not.match(/HTTP-Code|Headers|x-secret-looking-header/);
+        if (tc.reason !== 'ApiServerRejected') {
+          expect(rig.condition('IdpReachable')?.status).to.equal('True');
+          expect(rig.condition('Ready')).to.deep.include({ status: 'False', reason: tc.reason });
+        }
+      });
+    }
+
+    it('calls a TypeError in a driver an InternalError, not a network error', async () => {
+      const rig = new Rig(team());
+      rig.fetchError = new TypeError("Cannot read properties of undefined (reading 'profile')");
+      const result = await rig.process().reconcile();
+      expect(result).to.have.property('reason', 'InternalError');
+      expect(rig.condition('Ready')).to.deep.include({ status: 'False', reason: 'InternalError' });
+      expect(rig.condition('IdpReachable')).to.equal(undefined);
+    });
+
+    it('stalls on a credential that cannot be sent, naming its key and never its value', async () => {
+      const token = '00SECRETtokenvalue\nSECRETsecondline';
+      const rig = new Rig(team(), {}, { apiToken: token });
+      rig.fetchError = new TransientError('NetworkError', `okta: GET /api/v1/users failed: Headers.append: "SSWS ${token}" is an invalid header value.`);
+      const result = await rig.process().reconcile();
+      expect(result).to.deep.include({ stalled: true });
+      const status = rig.directory().status!;
+      expect(rig.condition('Stalled')).to.deep.include({ status: 'True', reason: 'InvalidCredentials' });
+      expect(status.lastError).to.match(/key "apiToken" in Secret okta/);
+      expect(JSON.stringify(status)).to.not.include('SECRET');
+      expect(JSON.stringify(rig.events)).to.not.include('SECRET');
+    });
+
+    it('redacts a registered secret from every status message', async () => {
+      const rig = new Rig(team(), {}, { apiToken: 'tok_ABCDEFGHIJKLMNOP' });
+      rig.fetchError = new TransientError('IdpUnavailable', 'okta: echoed tok_ABCDEFGHIJKLMNOP in an error page');
+      await rig.process().reconcile();
+      expect(JSON.stringify(rig.directory().status)).to.not.include('tok_ABCDEFGHIJKLMNOP');
+    });
+  });
+
+  describe('shutdown', () => {
+    it('cancels an IdP call in flight and writes nothing', async () => {
+      const rig = new Rig(team());
+      rig.fetchHook = (signal) =>
+        new Promise((_, reject) => {
+          signal?.addEventListener('abort', () => reject(new TransientError('Timeout', 'aborted')), { once: true });
+        });
+      const p = rig.process();
+      const started = Date.now();
+      const run = p.reconciler.reconcile(NS, DIR);
+      await new Promise((r) => setTimeout(r, 20));
+      const before = rig.kube.writes().length;
+      p.reconciler.stop();
+      expect(await run).to.deep.equal({ stalled: true });
+      expect(Date.now() - started).to.be.lessThan(1000);
+      expect(rig.kube.writes().length).to.equal(before);
+    });
+  });
+});
+
+function settle(): Promise<void> {
+  return new Promise((r) => setTimeout(r, 10));
+}
