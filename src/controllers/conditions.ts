@@ -1,12 +1,13 @@
 // kstatus-compatible conditions: Ready always present; Reconciling and Stalled only while True;
-// lastTransitionTime moves only when status, reason or message change.
+// lastTransitionTime moves only when the status changes (as metav1.Condition defines it), so a reason or
+// message that changes while the status holds does not look like a new transition.
 import type { Condition } from '../api/v1alpha1/index.js';
 
 export type ConditionInput = Omit<Condition, 'lastTransitionTime' | 'observedGeneration'>;
 
 export function setCondition(list: Condition[], input: ConditionInput, nowIso: string, generation?: number): Condition[] {
   const previous = list.find((c) => c.type === input.type);
-  const unchanged = previous && previous.status === input.status && previous.reason === input.reason && previous.message === input.message;
+  const unchanged = previous && previous.status === input.status;
   const next: Condition = {
     ...input,
     ...(generation !== undefined ? { observedGeneration: generation } : {}),

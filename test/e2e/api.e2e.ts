@@ -175,6 +175,33 @@ describe('idpsync.io/v1alpha1 on a real apiserver', () => {
       expect(message).to.include('must be a duration such as "90s", "5m" or "2h30m"');
     });
 
+    for (const interval of ['0s', '1ms', '59s']) {
+      it(`an interval of ${interval}, below the 1m minimum`, async () => {
+        const message = await rejection(directorySync(namespace, `short-${interval.replace(/[^a-z0-9]/g, '')}`, { ...validOktaSpec, interval }));
+        expect(message).to.include(`spec.interval: Invalid value: "${interval}"`);
+        expect(message).to.include('must be at least 1m');
+      });
+    }
+
+    it('a name longer than 63 characters (it becomes a label value)', async () => {
+      const message = await rejection(directorySync(namespace, 'd'.repeat(64), validOktaSpec));
+      expect(message).to.include('the name of a DirectorySync must be at most 63 characters');
+    });
+
+    it('a plain-http endpoint without allowInsecureLoopback, or off loopback with it', async () => {
+      const plain = await rejection(
+        directorySync(namespace, 'plain-http', { ...validOktaSpec, provider: { type: 'okta', okta: { domain: 'example.okta.com', clientId: 'x', baseUrl: 'http://127.0.0.1:8080' } } }),
+      );
+      expect(plain).to.include('provider.okta.baseUrl must be an https:// URL');
+      const remote = await rejection(
+        directorySync(namespace, 'remote-http', {
+          ...validOktaSpec,
+          provider: { type: 'googleWorkspace', googleWorkspace: { impersonate: 'admin@example.com', tokenUrl: 'http://tokens.example.com/token' }, allowInsecureLoopback: true },
+        }),
+      );
+      expect(remote).to.include('provider.googleWorkspace.tokenUrl must be an https:// URL; plain http:// is accepted only for a loopback address');
+    });
+
     it('an Okta domain given as a URL', async () => {
       const message = await rejection(
         directorySync(namespace, 'url-domain', {
@@ -201,6 +228,13 @@ describe('idpsync.io/v1alpha1 on a real apiserver', () => {
       const message = await rejection(policy(namespace, 'bad-address', [{ address: 'db server!' }]));
       expect(message).to.include('spec.resources[0].address');
       expect(message).to.include('address must be a CIDR (10.0.0.0/8), an IP address, or a lower-case DNS name');
+    });
+
+    it('an address of digits and dots that is not an IPv4 address', async () => {
+      for (const address of ['999.1.1.1', '10.0.0.0/33', '1.2.3']) {
+        const message = await rejection(policy(namespace, `not-ip-${address.replace(/[^0-9]/g, '')}`, [{ address }]));
+        expect(message, address).to.include('address looks like an IPv4 address or CIDR but is not one');
+      }
     });
 
     it('ports together with ICMP', async () => {

@@ -1,15 +1,18 @@
-// Watches DirectorySyncs and feeds their keys to the reconciler through a work queue: on creation, on a
-// spec change (generation), on the sync-now or approve-deletions annotation, on deletion; and again
-// after every interval. Status writes do not trigger a reconcile, so a sync never chases its own tail.
+// Watches DirectorySyncs and feeds their keys to the reconciler through the shared controller runtime:
+// on creation, on a spec change (generation), on the sync-now or approve-deletions annotation, on
+// deletion; after every interval; when someone else edits what grants access on one of its Users; and
+// when its credentials Secret changes. Status writes do not trigger a reconcile, so a sync never chases
+// its own tail.
 import type { KubeConfig } from '@kubernetes/client-node';
 import { kindInformer } from '../informers.js';
 import { ANNOTATIONS, type DirectorySync } from '../../api/v1alpha1/index.js';
 import { objectKey, type ResilientInformer } from '../../runtime/informer.js';
-import { WorkQueue, runWorkers } from '../../runtime/workqueue.js';
+import { Controller } from '../../runtime/controller.js';
 import type { Logger } from '../../runtime/logger.js';
-import { TransientError } from '../../errors.js';
+import { IdpSyncError, InternalError } from '../../errors.js';
 import type { KubeClient } from '../../kube/client.js';
 import { DirectorySyncReconciler } from './reconciler.js';
+import { HandEditWatch } from './handedits.js';
 
 export interface ControllerOptions {
   kubeConfig: KubeConfig;
@@ -19,6 +22,8 @@ export interface ControllerOptions {
   /** Watch one namespace only; all namespaces when absent. */
   namespace?: string;
   workers?: number;
+  /** How often each directory's credentials Secret is checked for a new version. Default 30 s. */
+  secretCheckMs?: number;
 }
 
 /** What about an object should start a reconcile when it changes. */
@@ -28,44 +33,73 @@ function trigger(ds: DirectorySync): string {
 }
 
 export class DirectorySyncController {
-  readonly queue = new WorkQueue({ name: 'directorysync' });
   readonly informer: ResilientInformer<DirectorySync>;
-  private workers?: Promise<void>;
+  readonly runtime: Controller;
+  private readonly handEdits: HandEditWatch;
+  /** Last resourceVersion seen of each directory's credentials Secret. */
+  private readonly secretVersions = new Map<string, string>();
+  private secretCheck?: NodeJS.Timeout;
 
   constructor(private readonly opts: ControllerOptions) {
-    this.informer = kindInformer<DirectorySync>('DirectorySync', opts);
-    this.informer.on('add', (ds) => this.queue.add(objectKey(ds)));
-    this.informer.on('update', (ds, old) => {
-      if (trigger(ds) !== trigger(old)) this.queue.add(objectKey(ds));
+    this.runtime = new Controller({
+      name: 'directorysync',
+      workers: opts.workers ?? 2,
+      logger: opts.logger,
+      reconcile: async (key) => {
+        const [namespace, name] = key.split('/');
+        const result = await opts.reconciler.reconcile(namespace, name);
+        return { requeueAfterMs: result.requeueAfterMs ?? ('recheckAfterMs' in result ? result.recheckAfterMs : undefined) };
+      },
+      // The reconciler reported these in status and Events already.
+      isExpected: (err) => err instanceof IdpSyncError && !(err instanceof InternalError),
     });
-    this.informer.on('delete', (ds) => this.queue.add(objectKey(ds)));
+    this.informer = kindInformer<DirectorySync>('DirectorySync', opts);
+    this.informer.on('add', (ds) => this.runtime.enqueue(objectKey(ds)));
+    this.informer.on('update', (ds, old) => {
+      if (trigger(ds) !== trigger(old)) this.runtime.enqueue(objectKey(ds));
+    });
+    this.informer.on('delete', (ds) => {
+      this.secretVersions.delete(objectKey(ds));
+      this.runtime.enqueue(objectKey(ds));
+    });
+    this.handEdits = new HandEditWatch({
+      kubeConfig: opts.kubeConfig,
+      namespace: opts.namespace,
+      log: opts.logger,
+      onEdited: (key) => {
+        opts.logger.info('a User was edited outside the operator; syncing its directory to restore it', { directory: key });
+        this.runtime.enqueue(key);
+      },
+    });
   }
 
   start(): void {
     this.informer.start();
-    this.workers = runWorkers(this.queue, this.opts.workers ?? 2, (key) => this.process(key));
+    this.runtime.start();
+    this.handEdits.start();
+    this.secretCheck = setInterval(() => void this.checkSecrets(), this.opts.secretCheckMs ?? 30_000);
+    this.secretCheck.unref();
   }
 
   async stop(): Promise<void> {
-    this.queue.shutdown();
+    clearInterval(this.secretCheck);
+    this.handEdits.stop();
     await this.informer.stop();
-    await this.workers;
+    await this.runtime.stop();
   }
 
-  private async process(key: string): Promise<void> {
-    const [namespace, name] = key.split('/');
-    try {
-      const result = await this.opts.reconciler.reconcile(namespace, name);
-      this.queue.forget(key);
-      if (result.requeueAfterMs !== undefined) this.queue.addAfter(key, result.requeueAfterMs);
-      else if ('recheckAfterMs' in result && result.recheckAfterMs) this.queue.addAfter(key, result.recheckAfterMs);
-    } catch (err) {
-      if (err instanceof TransientError && err.retryAfterMs !== undefined) {
-        this.queue.addAfter(key, Math.max(err.retryAfterMs, 1000));
-      } else {
-        this.queue.addRateLimited(key);
+  /** A rotated credential takes effect at once rather than at the next interval (or stall recheck). */
+  private async checkSecrets(): Promise<void> {
+    for (const ds of this.informer.list()) {
+      const key = objectKey(ds);
+      const secret = await this.opts.kube.getSecret(ds.metadata.namespace!, ds.spec.credentialsRef.name).catch(() => undefined);
+      const version = secret?.metadata?.resourceVersion ?? '';
+      const seen = this.secretVersions.get(key);
+      this.secretVersions.set(key, version);
+      if (seen !== undefined && seen !== version) {
+        this.opts.logger.info('credentials Secret changed; syncing', { directory: key });
+        this.runtime.enqueue(key);
       }
-      if (!(err instanceof TransientError)) this.opts.logger.error('reconcile failed', { key, error: String(err) });
     }
   }
 }

@@ -20,7 +20,7 @@ import { asInternalError, classifyClusterError, isClusterError } from '../../kub
 import { parseDuration } from '../../util/duration.js';
 import { mapLimit } from '../../util/concurrency.js';
 import { generateSigningKey, publicKeyOf } from '../keypair.js';
-import { nextStatus, type Outcome } from './status.js';
+import { nextStatus, progressingStatus, type Outcome } from './status.js';
 import { directoryOwnerRef } from '../owners.js';
 import { webhookTargets, type RevocationNotifier } from './notifications.js';
 import { ApplyStopped, applyPlan, type ApplyResult, type RejectedObject } from './apply.js';
@@ -122,6 +122,12 @@ export class DirectorySyncReconciler {
     }
     if (ds.spec.suspend) return { stalled: true };
 
+    let previous = ds.status ?? {};
+    const progressing = progressingStatus(previous, ds.metadata.generation ?? 0, new Date(this.deps.now()));
+    if (progressing) {
+      await this.writeStatus(ds, progressing);
+      previous = progressing;
+    }
     const started = this.deps.now();
     const syncNow = ds.metadata.annotations?.[ANNOTATIONS.syncNow];
     const handledSyncAt = syncNow !== undefined && syncNow !== ds.status?.lastHandledSyncAt ? syncNow : undefined;
@@ -191,7 +197,7 @@ export class DirectorySyncReconciler {
       if (!signalsDelivered && !(error instanceof TransientError && error.origin === 'cluster')) await this.deliverPendingSignals(ds);
     }
     const { status, changed } = nextStatus({
-      previous: ds.status ?? {},
+      previous,
       generation: ds.metadata.generation ?? 0,
       now: new Date(this.deps.now()),
       outcome,
@@ -201,11 +207,7 @@ export class DirectorySyncReconciler {
       webhooks,
       heartbeatMs: this.deps.heartbeatMs ?? 60 * 60_000,
     });
-    if (changed) {
-      // status.notifications belongs to the notifier's own field manager.
-      const { notifications: _notifierOwned, ...own } = status;
-      await cluster('writing the DirectorySync status', () => this.deps.kube.applyStatus('DirectorySync', namespace, name, own));
-    }
+    if (changed) await this.writeStatus(ds, status);
     this.deps.observer?.synced?.(ds, outcome, this.deps.now() - started);
 
     if (outcome.kind === 'failed') {
@@ -222,6 +224,12 @@ export class DirectorySyncReconciler {
   private nextInterval(ds: DirectorySync): number {
     const interval = parseDuration(ds.spec.interval ?? '5m');
     return Math.round(interval * (1 + (this.deps.jitter ?? 0.1) * (this.deps.random ?? Math.random)()));
+  }
+
+  private async writeStatus(ds: DirectorySync, status: DirectorySyncStatus): Promise<void> {
+    // status.notifications belongs to the notifier's own field manager.
+    const { notifications: _notifierOwned, ...own } = status;
+    await cluster('writing the DirectorySync status', () => this.deps.kube.applyStatus('DirectorySync', ds.metadata.namespace!, ds.metadata.name!, own));
   }
 
   private async deliverSignals(ds: DirectorySync, users: User[]): Promise<void> {

@@ -30,6 +30,23 @@ export interface StatusInput {
 
 const CREDENTIAL_REASONS = new Set(['InvalidCredentials', 'AccessDenied', 'SecretNotFound']);
 
+/**
+ * The status written when a new generation is picked up, before the sync starts: Reconciling=True (and
+ * Ready=Unknown if it had no Ready yet), so GitOps tools (kstatus: InProgress) wait for the first result
+ * instead of reading a fresh object as Current. Undefined when already in progress or up to date.
+ */
+export function progressingStatus(previous: DirectorySyncStatus, generation: number, now: Date): DirectorySyncStatus | undefined {
+  const reconciling = previous.conditions?.find((c) => c.type === 'Reconciling')?.status === 'True';
+  if (previous.observedGeneration === generation || reconciling) return undefined;
+  const nowIso = now.toISOString();
+  const message = `Syncing generation ${generation}`;
+  let conditions = setCondition(previous.conditions ?? [], { type: 'Reconciling', status: 'True', reason: 'Progressing', message }, nowIso, generation);
+  if (!previous.conditions?.some((c) => c.type === 'Ready')) {
+    conditions = setCondition(conditions, { type: 'Ready', status: 'Unknown', reason: 'Progressing', message }, nowIso, generation);
+  }
+  return { ...previous, conditions };
+}
+
 export function nextStatus(input: StatusInput): { status: DirectorySyncStatus; changed: boolean } {
   const { previous, generation, outcome } = input;
   const nowIso = input.now.toISOString();

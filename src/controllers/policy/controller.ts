@@ -6,7 +6,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { kindInformer } from '../informers.js';
 import { LABELS, type Group, type Policy } from '../../api/v1alpha1/index.js';
 import { objectKey, type ResilientInformer } from '../../runtime/informer.js';
-import { WorkQueue, runWorkers } from '../../runtime/workqueue.js';
+import { Controller } from '../../runtime/controller.js';
 import type { Logger } from '../../runtime/logger.js';
 import type { KubeClient } from '../../kube/client.js';
 import { getCondition } from '../conditions.js';
@@ -31,34 +31,41 @@ function trigger(p: Policy): string {
 }
 
 export class PolicyController {
-  readonly queue = new WorkQueue({ name: 'policy' });
   readonly informer: ResilientInformer<Policy>;
-  private workers?: Promise<void>;
+  readonly runtime: Controller;
   private resync?: NodeJS.Timeout;
 
   constructor(private readonly opts: PolicyControllerOptions) {
+    this.runtime = new Controller({
+      name: 'policy',
+      workers: opts.workers ?? 2,
+      logger: opts.logger,
+      reconcile: async (key) => {
+        const [namespace, name] = key.split('/');
+        await opts.reconciler.reconcile(namespace, name);
+      },
+    });
     this.informer = kindInformer<Policy>('Policy', opts);
-    this.informer.on('add', (p) => this.queue.add(objectKey(p)));
+    this.informer.on('add', (p) => this.runtime.enqueue(objectKey(p)));
     this.informer.on('update', (p, old) => {
-      if (trigger(p) !== trigger(old)) this.queue.add(objectKey(p));
+      if (trigger(p) !== trigger(old)) this.runtime.enqueue(objectKey(p));
     });
     this.informer.on('delete', (p) => void this.announceRemoval(p));
   }
 
   start(): void {
     this.informer.start();
-    this.workers = runWorkers(this.queue, this.opts.workers ?? 2, (key) => this.process(key));
+    this.runtime.start();
     this.resync = setInterval(() => {
-      for (const p of this.informer.list()) this.queue.add(objectKey(p));
+      for (const p of this.informer.list()) this.runtime.enqueue(objectKey(p));
     }, this.opts.resyncMs ?? 10 * 60_000);
     this.resync.unref();
   }
 
   async stop(): Promise<void> {
     clearInterval(this.resync);
-    this.queue.shutdown();
     await this.informer.stop();
-    await this.workers;
+    await this.runtime.stop();
   }
 
   /**
@@ -71,18 +78,7 @@ export class PolicyController {
       const resolved = getCondition(p.status?.conditions, 'Ready')?.status === 'True' ? p.status?.resolvedGroup : undefined;
       const affected =
         resolved === undefined || touched.has(resolved) || (p.spec.group.name !== undefined && touched.has(p.spec.group.name)) || p.spec.group.idpName !== undefined;
-      if (affected) this.queue.add(objectKey(p));
-    }
-  }
-
-  private async process(key: string): Promise<void> {
-    const [namespace, name] = key.split('/');
-    try {
-      await this.opts.reconciler.reconcile(namespace, name);
-      this.queue.forget(key);
-    } catch (err) {
-      this.queue.addRateLimited(key);
-      this.opts.logger.warn('policy reconcile failed', { key, error: String(err) });
+      if (affected) this.runtime.enqueue(objectKey(p));
     }
   }
 

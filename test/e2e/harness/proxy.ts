@@ -51,6 +51,11 @@ function isWatch(url: URL): boolean {
 export class CountingProxy {
   /** Every request so far, oldest first. */
   readonly requests: RecordedRequest[] = [];
+  /**
+   * Called when the apiserver's answer arrives, before the client gets it: a test can stop the client
+   * here (SIGKILL) so that a write has landed but its writer never learns it did.
+   */
+  beforeResponse?: (request: RecordedRequest) => void;
   private readonly watches = new Set<Exchange>();
   private readonly sockets = new Set<Socket>();
 
@@ -133,6 +138,7 @@ export class CountingProxy {
     upstream.on('response', (upstreamRes) => {
       exchange.upstreamResponse = upstreamRes;
       record.status = upstreamRes.statusCode;
+      this.beforeResponse?.(record);
       res.writeHead(upstreamRes.statusCode ?? 502, forwardable(upstreamRes.headers));
       res.flushHeaders();
       upstreamRes.pipe(res);

@@ -440,6 +440,34 @@ describe('controllers/directorysync reconciler (in-memory apiserver)', () => {
     });
   });
 
+  describe('GitOps health', () => {
+    it('reads Reconciling from the moment a new generation is picked up until its sync ends', async () => {
+      const rig = new Rig(team());
+      let seenWhileFetching: string | undefined;
+      rig.fetchHook = async () => {
+        seenWhileFetching = JSON.stringify(rig.condition('Reconciling'));
+      };
+      await rig.process().reconcile();
+      expect(JSON.parse(seenWhileFetching!)).to.deep.include({ status: 'True', reason: 'Progressing', message: 'Syncing generation 1' });
+      expect(rig.condition('Reconciling')).to.equal(undefined);
+      expect(rig.condition('Ready')).to.deep.include({ status: 'True' });
+      const statusWrites = rig.kube.writes({ verb: 'applyStatus', kind: 'DirectorySync' }).length;
+      await rig.process().reconcile();
+      expect(rig.kube.writes({ verb: 'applyStatus', kind: 'DirectorySync' }).length - statusWrites, 'no progress write for a generation already synced').to.be.at.most(1);
+    });
+
+    it('moves lastTransitionTime only when a condition changes status', async () => {
+      const rig = new Rig(team());
+      await rig.process().reconcile();
+      const first = rig.condition('Ready')!.lastTransitionTime;
+      rig.now += 60_000;
+      rig.snap.users.push(user('u7', 'eve@x.io'));
+      await rig.process().reconcile();
+      expect(rig.condition('Ready')!.message).to.contain('4 active user(s)');
+      expect(rig.condition('Ready')!.lastTransitionTime).to.equal(first);
+    });
+  });
+
   describe('shutdown', () => {
     it('cancels an IdP call in flight and writes nothing', async () => {
       const rig = new Rig(team());
