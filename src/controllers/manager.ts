@@ -46,6 +46,8 @@ export interface OperatorOptions {
   now?: () => number;
   /** Webhook retry backoff; defaults 1 s doubling to 5 min (tests shorten it). */
   webhookBackoffMs?: { base: number; max: number };
+  /** How often each credentials Secret is checked for rotation; default 30 s (tests shorten it). */
+  secretCheckMs?: number;
 }
 
 export interface RunningOperator {
@@ -151,7 +153,7 @@ export function startOperator(options: OperatorOptions & { events: EventSink }):
     onGroupsChanged: (namespace, groups) => policies.groupsChanged(namespace, groups),
   });
   late.reconciler = reconciler;
-  const controller = new DirectorySyncController({ kubeConfig, kube, reconciler, logger, namespace: options.namespace, workers: options.workers });
+  const controller = new DirectorySyncController({ kubeConfig, kube, reconciler, logger, namespace: options.namespace, workers: options.workers, secretCheckMs: options.secretCheckMs });
   controller.start();
   policies.start();
   return {

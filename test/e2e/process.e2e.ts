@@ -95,10 +95,18 @@ describe('idpsync run as a process', function () {
     expect((await groups(ns)).filter((g) => g.spec.directory === 'kept')).to.have.length(4);
   });
 
-  it('exits 0 on SIGTERM and releases the Lease', async () => {
+  it('exits 0 on SIGTERM within seconds, even while an IdP call hangs, and releases the Lease', async () => {
+    // An IdP that never answers: the sync of a new directory is stuck in its first request.
+    idp.faults.delayMs = 10 * 60_000;
+    await createDirectory(ns, 'hung', idp.connection());
+    await waitForCondition(ns, 'hung', 'Reconciling', 'True');
+    await new Promise((r) => setTimeout(r, 2000));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const started = Date.now();
     child.kill('SIGTERM');
     expect(await exited, output.split('\n').slice(-8).join('\n')).to.equal(0);
+    expect(Date.now() - started, 'time from SIGTERM to exit').to.be.lessThan(10_000);
     expect(await leaseHolder()).to.equal(undefined);
+    idp.faults.delayMs = 0;
   });
 });

@@ -4,14 +4,14 @@
 // and one object the apiserver refuses never holds back the rest of the directory.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import { AdmissionregistrationV1Api, CoreV1Api, EventsV1Api } from '@kubernetes/client-node';
+import { AdmissionregistrationV1Api, CoreV1Api, EventsV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { GoogleWorkspaceEmulator } from '../emulators/google/emulator.js';
 import { loadFixture } from '../emulators/fixture.js';
 import { ANNOTATIONS, type DirectorySync, type User } from '../../src/api/v1alpha1/index.js';
 import { adminKubeConfig, countingKubeConfig, newNamespace, operatorKubeConfig, operatorKubeconfigPath, waitFor, type CountingClient } from './harness/index.js';
 import type { RecordedRequest } from './harness/proxy.js';
-import { admin, createDirectory, getDirectory, users, waitForCondition } from './support/operator.js';
+import { admin, createDirectory, getDirectory, startTestOperator, users, waitForCondition, type TestOperator } from './support/operator.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.js';
 
 const SEED = new URL('../fixtures/seed-example.yaml', import.meta.url).pathname;
@@ -245,5 +245,52 @@ describe('one refused object and one suspension (operator process)', function ()
     expect(rejected[0].note).to.match(/refused User corp-patrick-.*contractors are not admitted/);
     const text = await (await fetch(`http://127.0.0.1:${op.port}/metrics`)).text();
     expect(text).to.match(new RegExp(`idpsync_revocations_total\\{namespace="${ns}",directory="corp",reason="Suspended"\\} 1`));
+  });
+});
+
+describe('what grants access is the IdP\'s to say (in-process operator)', function () {
+  let ns: string;
+  let op: TestOperator;
+  const idp = new GoogleWorkspaceEmulator(loadFixture(SEED));
+
+  before(async () => {
+    ns = await newNamespace('handedit');
+    await idp.start();
+    op = await startTestOperator({ secretCheckMs: 2_000 });
+    await createDirectory(ns, 'corp', idp.connection());
+    await waitForCondition(ns, 'corp', 'Ready', 'True');
+  });
+
+  after(async () => {
+    await op.stop();
+    await idp.stop();
+  });
+
+  it('reverts a hand edit of a User\'s groups within seconds', async () => {
+    const steve = (await users(ns)).find((u) => u.spec.login === 'steve@company.com')!;
+    const granted = (await users(ns)).find((u) => u.spec.login === 'john@company.com')!.spec.groups;
+    expect(steve.spec.groups).to.not.deep.equal(granted);
+    const edited = Date.now();
+    await admin().mergePatch('User', ns, steve.metadata.name!, { spec: { groups: granted } });
+    const restored = await waitFor(
+      async () => {
+        const u = await admin().get<User>('User', ns, steve.metadata.name!);
+        return u && JSON.stringify(u.spec.groups) === JSON.stringify(steve.spec.groups) ? u : undefined;
+      },
+      { timeoutMs: 30_000, what: 'the hand edit to be reverted' },
+    );
+    expect(restored.spec.groups).to.deep.equal(steve.spec.groups);
+    expect(Date.now() - edited).to.be.lessThan(15_000);
+  });
+
+  it('syncs when the credentials Secret is rotated, without waiting for the interval', async () => {
+    const before = idp.count('/admin/directory/v1/users');
+    const core = adminKubeConfig().makeApiClient(CoreV1Api);
+    const secretName = (await getDirectory(ns, 'corp')).spec.credentialsRef.name;
+    await core.patchNamespacedSecret(
+      { namespace: ns, name: secretName, body: { metadata: { annotations: { 'example.com/rotated': String(Date.now()) } } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+    await waitFor(() => idp.count('/admin/directory/v1/users') > before, { timeoutMs: 30_000, what: 'a sync after the Secret changed' });
   });
 });
