@@ -107,6 +107,8 @@ export function renderCrd(def: KindDefinition): Record<string, unknown> {
         categories: ['idpsync'],
       },
       scope: 'Namespaced',
+      // The apiserver's default, written out so the stored spec is exactly what is generated.
+      conversion: { strategy: 'None' },
       versions: [
         {
           name: VERSION,
