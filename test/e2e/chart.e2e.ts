@@ -257,6 +257,21 @@ describe('the Helm chart', () => {
       await waitFor(async () => !(await exists(['crd', 'users.idpsync.io'])), { what: 'the CRDs to be deleted with the release', timeoutMs: 60_000 });
     });
 
+    it('adopts CRDs an earlier chart left unmanaged, after the steps in docs/install.md', async () => {
+      // What the earlier chart's crds/ folder (or a platform team's kubectl) leaves behind.
+      await ok(kubectl(['apply', '--server-side', '-f', join(repoRoot, 'crds')]));
+      const refused = await helm(['install', 'idpsync', chartDir, '-n', 'idpsync-system']);
+      expect(refused.code).to.not.equal(0);
+      expect(refused.stderr).to.match(/invalid ownership metadata/);
+      for (const name of CRD_NAMES) {
+        await ok(kubectl(['annotate', 'crd', name, 'meta.helm.sh/release-name=idpsync', 'meta.helm.sh/release-namespace=idpsync-system', '--overwrite']));
+        await ok(kubectl(['label', 'crd', name, 'app.kubernetes.io/managed-by=Helm', '--overwrite']));
+      }
+      await ok(helm(['install', 'idpsync', chartDir, '-n', 'idpsync-system']));
+      expect((await getJson(['crd', 'users.idpsync.io'])).metadata.annotations).to.include({ 'helm.sh/resource-policy': 'keep' });
+      await ok(helm(['uninstall', 'idpsync', '-n', 'idpsync-system']));
+    });
+
     describe('several releases, cluster-wide and namespaced', () => {
       const namespacedSa = 'system:serviceaccount:team-a-operator:idpsync';
 
