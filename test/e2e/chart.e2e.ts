@@ -1,7 +1,9 @@
 // The Helm chart with a real helm (scripts/helm/build.sh) against a real, RBAC-enforcing apiserver.
 // The chart installs its own CRDs, so these tests run on a control plane of their own, started
 // without the idpsync CRDs and RBAC the shared one is given; nothing here touches the shared one.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Type, type TObject } from '@sinclair/typebox';
@@ -11,7 +13,10 @@ import { ALL_KINDS } from '../../src/api/v1alpha1/index.js';
 import { registry } from '../../src/runtime/metrics.js';
 import { startControlPlane, type ControlPlane } from '../controlplane/controlplane.js';
 import { runKubectl, type KubectlResult } from '../controlplane/kubectl.js';
+import { kubeconfigYaml } from '../controlplane/kubeconfig.js';
 import { startProcess, type Supervised } from '../controlplane/process.js';
+import { GoogleWorkspaceEmulator } from '../emulators/google/emulator.js';
+import { loadFixture } from '../emulators/fixture.js';
 import { chartDir, helmTemplate, repoRoot, resolveHelm, runHelm, type HelmResult } from '../../scripts/helm/helm.js';
 import { MODES, parseManifests, renderForGitOps, renderMode, type Manifest, type Mode } from '../../scripts/render-manifests.js';
 import { cluster } from './harness/cluster.js';
@@ -20,8 +25,18 @@ import { waitFor } from './harness/index.js';
 const packageVersion = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
 const MONITORING_APIS = ['--api-versions', 'monitoring.coreos.com/v1/ServiceMonitor', '--api-versions', 'monitoring.coreos.com/v1/PrometheusRule'];
 const CRD_NAMES = ALL_KINDS.map((def) => `${def.plural}.idpsync.io`);
+const CLI = join(repoRoot, 'src/cli/main.ts');
+const SEED = join(repoRoot, 'test/fixtures/seed-example.yaml');
 // Added to the operator alongside this chart; the alert and dashboard already use it.
 const METRICS_BEING_ADDED = new Set(['idpsync_last_successful_sync_timestamp_seconds']);
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
 
 function find(manifests: Manifest[], kind: string, name?: string): Manifest[] {
   return manifests.filter((m) => m.kind === kind && (name === undefined || m.metadata.name === name));
@@ -319,6 +334,58 @@ describe('the Helm chart', () => {
         const refused = await kubectl(['get', 'secret', 'idp-credentials', '-n', 'team-b', '-o', 'name', `--as=${namespacedSa}`]);
         expect(refused.code).to.not.equal(0);
         expect(refused.stderr).to.include(`secrets "idp-credentials" is forbidden: User "${namespacedSa}" cannot get resource "secrets" in API group "" in the namespace "team-b"`);
+      });
+
+      it('runs the operator as the Deployment would, under the namespaced ServiceAccount, and syncs a directory in its namespace', async function () {
+        this.timeout(120_000);
+        const token = (await ok(kubectl(['create', 'token', 'idpsync', '-n', 'team-a-operator', '--duration=1h']))).trim();
+        const saKubeconfig = join(scratch, 'team-a-operator.kubeconfig');
+        writeFileSync(saKubeconfig, kubeconfigYaml({ name: 'team-a-operator', server: cp.server, caPem: readFileSync(cp.caFile, 'utf8'), token }), { mode: 0o600 });
+
+        // The container's arguments from the installed release, the metrics address moved to a free loopback port.
+        const released = parseManifests(await ok(helm(['get', 'manifest', 'idpsync', '-n', 'team-a-operator'])));
+        const container = find(released, 'Deployment')[0]!.spec.template.spec.containers[0] as { args: string[] };
+        expect(container.args).to.include('--namespace=team-a');
+        const port = await freePort();
+        const args = container.args.map((a) => (a.startsWith('--metrics-bind-address=') ? `--metrics-bind-address=127.0.0.1:${port}` : a));
+
+        const idp = new GoogleWorkspaceEmulator(loadFixture(SEED));
+        await idp.start();
+        let operator: ChildProcess | undefined;
+        let output = '';
+        try {
+          operator = spawn(process.execPath, ['--import', 'tsx', CLI, ...args, '--kubeconfig', saKubeconfig], {
+            env: { ...process.env, POD_NAMESPACE: 'team-a-operator' },
+            stdio: ['ignore', 'pipe', 'pipe'],
+          });
+          operator.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+          operator.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+
+          const conn = idp.connection();
+          await ok(kubectl(['create', 'secret', 'generic', 'corp-credentials', '-n', 'team-a', ...Object.entries(conn.secret).map(([k, v]) => `--from-literal=${k}=${v}`)]));
+          const directory = {
+            apiVersion: 'idpsync.io/v1alpha1',
+            kind: 'DirectorySync',
+            metadata: { name: 'corp', namespace: 'team-a' },
+            spec: { provider: { type: conn.type, [conn.type]: conn.settings, allowInsecureLoopback: true }, credentialsRef: { name: 'corp-credentials' }, interval: '1h' },
+          };
+          await ok(kubectl(['apply', '--server-side', '-f', '-'], JSON.stringify(directory)));
+          const ready = await waitFor(
+            async () => {
+              const ds = await getJson(['directorysync', 'corp', '-n', 'team-a']);
+              return (ds.status?.conditions ?? []).some((c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True') && ds;
+            },
+            { what: 'DirectorySync team-a/corp to be Ready under the namespaced ServiceAccount', timeoutMs: 90_000 },
+          );
+          expect(ready.status.observedGeneration).to.equal(ready.metadata.generation);
+          expect((await getJson(['users.idpsync.io', '-n', 'team-a'])).items.length).to.be.greaterThan(0);
+          expect(output, 'no request of the operator was refused').to.not.match(/forbidden/i);
+        } catch (err) {
+          throw new Error(`${(err as Error).message}\noperator output:\n${output.slice(-3000)}`);
+        } finally {
+          operator?.kill('SIGTERM');
+          await idp.stop();
+        }
       });
 
       it('aggregates idpsync-view and idpsync-edit into the built-in view and edit roles', async () => {
