@@ -20,6 +20,15 @@ not "idpsync-idpsync".
 {{- end }}
 {{- end }}
 
+{{/*
+Name of the release's cluster-scoped objects (ClusterRole, ClusterRoleBinding). The fullname is
+only unique within a namespace, so the release namespace is part of it: two releases named
+"idpsync" in two namespaces get two ClusterRoles.
+*/}}
+{{- define "idpsync.clusterScopedName" -}}
+{{- printf "%s-%s" (include "idpsync.fullname" .) .Release.Namespace }}
+{{- end }}
+
 {{- define "idpsync.chart" -}}
 {{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
 {{- end }}
@@ -30,13 +39,19 @@ app.kubernetes.io/name: {{ include "idpsync.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
-{{- define "idpsync.labels" -}}
+{{/* Labels saying which release and chart an object comes from (CRDs add their own name). */}}
+{{- define "idpsync.releaseLabels" -}}
 helm.sh/chart: {{ include "idpsync.chart" . }}
-{{ include "idpsync.selectorLabels" . }}
-app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | quote }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "idpsync.labels" -}}
+{{ include "idpsync.releaseLabels" . }}
+app.kubernetes.io/name: {{ include "idpsync.name" . }}
 app.kubernetes.io/component: operator
 app.kubernetes.io/part-of: idpsync
-app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 
 {{- define "idpsync.serviceAccountName" -}}
@@ -47,6 +62,39 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 {{- end }}
 
+{{/* registry/repository@digest, or registry/repository:tag (tag defaults to the appVersion). */}}
 {{- define "idpsync.image" -}}
-{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
+{{- $repository := .Values.image.repository }}
+{{- with .Values.image.registry }}
+{{- $repository = printf "%s/%s" (trimSuffix "/" .) $repository }}
+{{- end }}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" $repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" $repository (.Values.image.tag | default .Chart.AppVersion) }}
+{{- end }}
+{{- end }}
+
+{{/*
+The one namespace the operator watches in namespaced mode, or "" for all namespaces. The operator
+takes a single --namespace, so a release cannot watch more than one.
+*/}}
+{{- define "idpsync.watchNamespace" -}}
+{{- if gt (len .Values.watchNamespaces) 1 }}
+{{- fail (printf "watchNamespaces lists %d namespaces; the operator watches one namespace per process, so install one release per namespace (docs/install.md)" (len .Values.watchNamespaces)) }}
+{{- end }}
+{{- first .Values.watchNamespaces | default "" }}
+{{- end }}
+
+{{/*
+render "auto": true when the cluster serves the API (Helm asks it on install and upgrade;
+`helm template` knows only what --api-versions tells it). Called with (list $ enabled "group/version/Kind").
+*/}}
+{{- define "idpsync.renderWhen" -}}
+{{- $root := index . 0 }}
+{{- $enabled := index . 1 }}
+{{- if eq (toString $enabled) "auto" }}
+{{- if $root.Capabilities.APIVersions.Has (index . 2) }}true{{ end }}
+{{- else if $enabled }}true
+{{- end }}
 {{- end }}
