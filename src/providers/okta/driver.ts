@@ -3,7 +3,7 @@ import type { Static } from '@sinclair/typebox';
 import type { OktaSettings as OktaSettingsSchema } from '../../api/v1alpha1/directorysync.js';
 import { StallError } from '../../errors.js';
 import { checkUrlPolicy, IdpHttpClient } from '../http.js';
-import type { DirectorySnapshot, DriverContext, DriverFactory, FetchOptions, ProviderDriver, VerifyResult } from '../types.js';
+import { verifyOptions, type DirectorySnapshot, type DriverContext, type DriverFactory, type FetchOptions, type ProviderDriver, type VerifyOptions, type VerifyResult } from '../types.js';
 import { OktaApi, type OktaScope } from './api.js';
 import { ApiTokenAuthorizer, OAuthAuthorizer, type OktaAuthorizer } from './auth.js';
 import { readApp, readOrg } from './directory.js';
@@ -84,7 +84,11 @@ class OktaDriver implements ProviderDriver {
     }
   }
 
-  verify(signal?: AbortSignal): Promise<VerifyResult> {
-    return verifyOkta(this.api, this.oauth, this.scopes, this.ctx.settings.appId, signal);
+  verify(options?: VerifyOptions | AbortSignal): Promise<VerifyResult> {
+    return verifyOkta(this.api, this.oauth, this.scopes, this.ctx.settings.appId, verifyOptions(options).signal);
+  }
+
+  close(): Promise<void> {
+    return this.http.close();
   }
 }
