@@ -99,7 +99,7 @@ export interface ProviderDriver {
 }
 
 /** Everything a driver factory gets: the provider block of the spec and the Secret's data. */
-export interface DriverContext<Settings = Record<string, unknown>> {
+export interface DriverContext<Settings = unknown> {
   settings: Settings;
   /** Decoded Secret data (key → UTF-8 string). Never log these values. */
   credentials: Record<string, string>;
@@ -113,4 +113,8 @@ export interface DriverContext<Settings = Record<string, unknown>> {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
-export type DriverFactory = (ctx: DriverContext<any>) => ProviderDriver;
+/**
+ * Builds a driver. Each driver declares its own settings type; src/providers/registry.ts checks a
+ * provider block against its schema before handing it over, so the untyped form exists only there.
+ */
+export type DriverFactory<Settings = unknown> = (ctx: DriverContext<Settings>) => ProviderDriver;

@@ -27,7 +27,7 @@ export function consoleUrl(settings: JumpCloudSettings, allowInsecureLoopback?: 
   return new URL(settings.region === 'EU' ? EU_CONSOLE : US_CONSOLE);
 }
 
-export const createJumpCloudDriver: DriverFactory = (ctx: DriverContext<JumpCloudSettings>): ProviderDriver => new JumpCloudDriver(ctx);
+export const createJumpCloudDriver: DriverFactory<JumpCloudSettings> = (ctx: DriverContext<JumpCloudSettings>): ProviderDriver => new JumpCloudDriver(ctx);
 
 export class JumpCloudDriver implements ProviderDriver {
   readonly type = 'jumpcloud';

@@ -20,7 +20,7 @@ export function scopesFor(settings: Pick<OktaSettings, 'appId'>): OktaScope[] {
   return settings.appId ? ['okta.users.read', 'okta.groups.read', 'okta.apps.read'] : ['okta.users.read', 'okta.groups.read'];
 }
 
-export const createOktaDriver: DriverFactory = (ctx: DriverContext<OktaSettings>): ProviderDriver => new OktaDriver(ctx);
+export const createOktaDriver: DriverFactory<OktaSettings> = (ctx: DriverContext<OktaSettings>): ProviderDriver => new OktaDriver(ctx);
 
 class OktaDriver implements ProviderDriver {
   readonly type = 'okta';

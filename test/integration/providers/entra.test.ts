@@ -49,7 +49,7 @@ describe('Entra driver against the Entra emulator', function () {
     await emulator.start();
   }
 
-  function driver(settings: Record<string, unknown> = {}, credentials?: Record<string, string>, extra: Partial<DriverContext> = {}): ProviderDriver {
+  function driver(settings: Record<string, unknown> = {}, credentials?: Record<string, string>, extra: Partial<Omit<DriverContext, 'settings'>> = {}): ProviderDriver {
     const conn = emulator.connection();
     sleeps = [];
     return createEntraDriver({
