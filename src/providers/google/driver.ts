@@ -44,6 +44,8 @@ export class GoogleWorkspaceDriver implements ProviderDriver {
   readonly http: IdpHttpClient;
   private setup?: Setup;
   private readonly tokenCaches = new Map<string, TokenCache>();
+  /** For callers of verify() that do not say whether org units are synced (the older verify(signal)). */
+  private lastFetchSyncOrgUnits = false;
 
   constructor(private readonly ctx: DriverContext<GoogleWorkspaceSettings>) {
     this.http = new IdpHttpClient({
@@ -59,6 +61,7 @@ export class GoogleWorkspaceDriver implements ProviderDriver {
 
   async fetch(options: FetchOptions): Promise<DirectorySnapshot> {
     const callsBefore = this.http.calls;
+    this.lastFetchSyncOrgUnits = options.syncOrgUnits;
     const api = this.api(options.syncOrgUnits);
     const aborter = new AbortController();
     const signal = options.signal ? AbortSignal.any([options.signal, aborter.signal]) : aborter.signal;
@@ -107,7 +110,7 @@ export class GoogleWorkspaceDriver implements ProviderDriver {
   }
 
   async verify(options?: VerifyOptions | AbortSignal): Promise<VerifyResult> {
-    const { signal, syncOrgUnits = false } = verifyOptions(options);
+    const { signal, syncOrgUnits = this.lastFetchSyncOrgUnits } = verifyOptions(options);
     const setup = (): Setup => this.resolve();
     const where = () => this.whereParams();
     const api = () => this.api(syncOrgUnits);

@@ -71,7 +71,9 @@ export function toDirectoryUser(u: KeycloakUser): DirectoryUser {
   const displayName = [u.firstName, u.lastName].filter(Boolean).join(' ') || undefined;
   return {
     id: u.id,
-    login: u.username,
+    // The address people and downstream systems know them by, as for the other IdPs; realms that do
+    // not collect email addresses fall back to the username.
+    login: u.email ?? u.username,
     email: u.email,
     displayName,
     state: u.enabled ? 'Active' : 'Suspended',

@@ -60,7 +60,7 @@ describe('Keycloak driver against the emulator', () => {
 
         expect(sorted(snapshot.users.map((u) => u.id))).to.deep.equal(['u-alice', 'u-bob', 'u-john', 'u-patrick', 'u-steve']);
         expect(snapshot.users.find((u) => u.id === 'u-alice')).to.deep.include({
-          login: 'alice',
+          login: 'alice@company.com',
           email: 'alice@company.com',
           displayName: 'Alice Smith',
           state: 'Active',
