@@ -1,8 +1,9 @@
 // One HTTP client for every IdP driver: URL policy (HTTPS unless loopback is allowed), an optional
-// CA bundle, a per-request timeout, bounded concurrency, retries with exponential backoff that honour
-// the IdP's own rate-limit signals, a count of calls, and mapping of HTTP failures to typed errors.
+// CA bundle, the cluster's egress proxy, a per-request timeout, bounded concurrency, retries with
+// exponential backoff, one rate-limit pause shared by all requests to the IdP that honours its own
+// signals, a count of calls, and mapping of HTTP failures to typed errors.
 import { rootCertificates } from 'node:tls';
-import { Agent, fetch as undiciFetch, type Dispatcher } from 'undici';
+import { Agent, EnvHttpProxyAgent, fetch as undiciFetch, type Dispatcher } from 'undici';
 import { bulkhead, type BulkheadPolicy } from 'cockatiel';
 import { StallError, TransientError, IdpSyncError } from '../errors.js';
 
@@ -100,6 +101,117 @@ export function parseRetryAfter(value: string | null, now: number): number | und
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
+/** What a request was admitted with: the gate's closure count then, and whether it goes first after a reopening. */
+interface Admission {
+  closures: number;
+  trial: boolean;
+}
+
+/**
+ * One rate-limit pause for every request to an IdP. A rate-limit answer closes the gate for the
+ * IdP's Retry-After, or for an exponential backoff when it gives none (Google, JumpCloud): every
+ * request waits, instead of each backing off alone while the others keep hitting the limit. When the
+ * gate reopens after a rate-limit answer, one request goes first; the rest follow once it has an answer.
+ * Answers to requests sent before the gate closed do not close it again.
+ */
+export class RateLimitGate {
+  /** Times the gate has closed on a rate-limit answer. */
+  private closures = 0;
+  /** Closures in a row without a successful request between them: the backoff exponent. */
+  private strikes = 0;
+  private reopening?: { at: number; done: Promise<void> };
+  private trialNeeded = false;
+  private trialDone?: Promise<void>;
+  private endTrial?: () => void;
+
+  constructor(
+    private readonly now: () => number,
+    private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>,
+    private readonly random: () => number,
+    private readonly baseBackoffMs: number,
+    private readonly maxBackoffMs: number,
+  ) {}
+
+  /** Waits until a request may be sent. */
+  async admit(signal?: AbortSignal): Promise<Admission> {
+    let waitedFor = 0;
+    for (;;) {
+      const reopening = this.reopening;
+      // Waiting once per closing is enough (and keeps injected sleeps that do not wait from spinning).
+      if (reopening && reopening.at > waitedFor && reopening.at > this.now()) {
+        await abortable(reopening.done, signal);
+        waitedFor = reopening.at;
+        continue;
+      }
+      if (this.trialDone) {
+        await abortable(this.trialDone, signal);
+        continue;
+      }
+      if (this.trialNeeded) {
+        this.trialNeeded = false;
+        this.trialDone = new Promise((resolve) => (this.endTrial = resolve));
+        return { closures: this.closures, trial: true };
+      }
+      return { closures: this.closures, trial: false };
+    }
+  }
+
+  /** The request got an answer that was not a rate-limit answer (success or another error). */
+  answered(admission: Admission, succeeded: boolean): void {
+    if (succeeded) this.strikes = 0;
+    if (admission.trial) this.finishTrial();
+  }
+
+  /** The request was rate limited: close the gate, unless it has closed since the request was sent. */
+  rateLimited(admission: Admission, retryAfterMs?: number): void {
+    if (admission.closures === this.closures) {
+      this.closures++;
+      this.strikes++;
+      const exp = Math.min(this.maxBackoffMs, this.baseBackoffMs * 2 ** (this.strikes - 1));
+      // The IdP's own signal is a floor; a little jitter keeps replicas from retrying in lock-step.
+      const pause = retryAfterMs !== undefined ? retryAfterMs + this.random() * this.baseBackoffMs : exp / 2 + (this.random() * exp) / 2;
+      this.close(pause);
+      this.trialNeeded = true;
+    }
+    if (admission.trial) this.finishTrial();
+  }
+
+  /** The IdP's headers say its budget is nearly spent: pause everyone without counting a strike. */
+  pauseFor(ms: number): void {
+    this.close(ms);
+  }
+
+  /** One timer per closing, started at once and shared by every request that waits. */
+  private close(pauseMs: number): void {
+    const at = this.now() + pauseMs;
+    if (this.reopening && this.reopening.at >= at) return;
+    this.reopening = { at, done: this.sleep(pauseMs) };
+  }
+
+  private finishTrial(): void {
+    const end = this.endTrial;
+    this.trialDone = undefined;
+    this.endTrial = undefined;
+    end?.();
+  }
+}
+
+function abortable(promise: Promise<void>, signal?: AbortSignal): Promise<void> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      () => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      },
+      reject,
+    );
+  });
+}
+
 export class IdpHttpClient {
   /** Number of HTTP requests sent (retries and token requests included). */
   calls = 0;
@@ -108,15 +220,16 @@ export class IdpHttpClient {
   private readonly now: () => number;
   private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   private readonly random: () => number;
-  private pauseUntil = 0;
+  /** Shared by every request of this client, i.e. of one driver and so one IdP tenant. */
+  readonly gate: RateLimitGate;
 
   constructor(private readonly options: IdpHttpOptions) {
-    // Added to the system roots, not instead of them: a private CA for a proxy must not break public IdP hosts.
-    this.dispatcher = new Agent({ connect: options.caBundle ? { ca: [...rootCertificates, options.caBundle] } : {} });
+    this.dispatcher = egressDispatcher(options.caBundle);
     this.limiter = bulkhead(options.concurrency ?? 4, Number.MAX_SAFE_INTEGER);
     this.now = options.now ?? Date.now;
     this.sleep = options.sleep ?? realSleep;
     this.random = options.random ?? Math.random;
+    this.gate = new RateLimitGate(this.now, this.sleep, this.random, options.baseBackoffMs ?? 500, options.maxBackoffMs ?? 60_000);
   }
 
   /** A fetch bound to this client's dispatcher that counts calls; for openid-client's customFetch. */
@@ -129,10 +242,11 @@ export class IdpHttpClient {
     const maxAttempts = this.options.maxAttempts ?? 6;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.limiter.execute(() => this.once<T>(url, opts));
+        return await this.limiter.execute(() => this.admitted<T>(url, opts));
       } catch (err) {
         if (!(err instanceof TransientError) || attempt >= maxAttempts || opts.signal?.aborted) throw err;
-        await this.sleep(this.backoff(attempt, err.retryAfterMs), opts.signal);
+        // A rate-limited request waits at the gate with every other request; other failures back off alone.
+        if (err.reason !== 'RateLimited') await this.sleep(this.backoff(attempt, err.retryAfterMs), opts.signal);
       }
     }
   }
@@ -150,10 +264,21 @@ export class IdpHttpClient {
     return retryAfterMs !== undefined ? retryAfterMs + this.random() * base : jittered;
   }
 
-  private async once<T>(url: string | URL, opts: RequestOptions): Promise<IdpResponse<T>> {
-    const wait = this.pauseUntil - this.now();
-    if (wait > 0) await this.sleep(wait, opts.signal);
+  /** One attempt, sent when the rate-limit gate lets it through, and its answer reported back to the gate. */
+  private async admitted<T>(url: string | URL, opts: RequestOptions): Promise<IdpResponse<T>> {
+    const admission = await this.gate.admit(opts.signal);
+    try {
+      const res = await this.once<T>(url, opts);
+      this.gate.answered(admission, true);
+      return res;
+    } catch (err) {
+      if (err instanceof TransientError && err.reason === 'RateLimited') this.gate.rateLimited(admission, err.retryAfterMs);
+      else this.gate.answered(admission, false);
+      throw err;
+    }
+  }
 
+  private async once<T>(url: string | URL, opts: RequestOptions): Promise<IdpResponse<T>> {
     const headers: Record<string, string> = { accept: 'application/json', ...opts.headers };
     let body: string | undefined;
     if (opts.body instanceof URLSearchParams) {
@@ -185,7 +310,7 @@ export class IdpHttpClient {
     }
 
     const pause = this.options.pauseFromHeaders?.(res.headers, this.now());
-    if (pause && pause > 0) this.pauseUntil = Math.max(this.pauseUntil, this.now() + pause);
+    if (pause && pause > 0) this.gate.pauseFor(pause);
 
     let parsed: unknown = undefined;
     if (text.length > 0) {
@@ -220,6 +345,33 @@ export class IdpHttpClient {
   async close(): Promise<void> {
     await this.dispatcher.close();
   }
+}
+
+/**
+ * Connections out of the cluster the way its other workloads make them: through HTTPS_PROXY / HTTP_PROXY
+ * unless NO_PROXY names the host (undici's EnvHttpProxyAgent reads the same variables as curl), or
+ * directly when no proxy is set. A CA bundle is added to the system roots, not put in their place: a
+ * private CA for a proxy must not break public IdP hosts.
+ */
+export function egressDispatcher(caBundle?: string, env: NodeJS.ProcessEnv = process.env): Dispatcher {
+  const tls = caBundle ? { ca: [...rootCertificates, caBundle] } : {};
+  const proxied = Boolean(env.https_proxy || env.HTTPS_PROXY || env.http_proxy || env.HTTP_PROXY);
+  if (!proxied) return new Agent({ connect: tls });
+  // requestTls is the TLS to the IdP inside the proxy's tunnel, proxyTls the TLS to an https:// proxy.
+  const options = {
+    connect: tls,
+    requestTls: tls,
+    proxyTls: tls,
+    httpProxy: env.http_proxy || env.HTTP_PROXY,
+    httpsProxy: env.https_proxy || env.HTTPS_PROXY,
+    noProxy: withLoopback(env.no_proxy ?? env.NO_PROXY),
+  };
+  return new EnvHttpProxyAgent(options as EnvHttpProxyAgent.Options);
+}
+
+/** Loopback never goes through a proxy: the proxy could not reach this pod's loopback anyway. */
+function withLoopback(noProxy: string | undefined): string {
+  return [noProxy, 'localhost', '127.0.0.1', '::1'].filter(Boolean).join(',');
 }
 
 /** Method-free, query-free description of a URL for messages (query strings may carry tokens). */

@@ -68,6 +68,19 @@ export interface VerifyResult {
   checks: VerifyCheck[];
 }
 
+/** What verify() checks for: the same choices a fetch makes, so it checks every permission that fetch needs. */
+export interface VerifyOptions {
+  signal?: AbortSignal;
+  /** Also check what reading organisational units needs. Default false. */
+  syncOrgUnits?: boolean;
+}
+
+/** Accepts verify(signal) as well as verify(options), so callers written for the older form keep working. */
+export function verifyOptions(arg: VerifyOptions | AbortSignal | undefined): VerifyOptions {
+  if (arg === undefined) return {};
+  return arg instanceof AbortSignal ? { signal: arg } : arg;
+}
+
 /**
  * One driver instance serves one directory. The controller keeps the instance across syncs while the
  * DirectorySync's provider settings and its Secret are unchanged, so a driver may keep incremental
@@ -76,12 +89,17 @@ export interface VerifyResult {
 export interface ProviderDriver {
   readonly type: string;
   fetch(options: FetchOptions): Promise<DirectorySnapshot>;
-  /** Calls each endpoint the driver needs once with a minimal page. Never throws for a 401/403: reports it. */
-  verify(signal?: AbortSignal): Promise<VerifyResult>;
+  /**
+   * Calls each endpoint a fetch with these options needs once, with a minimal page. Reports a refusal
+   * (401/403, bad configuration) as a failed check; throws only when the IdP cannot answer for now.
+   */
+  verify(options?: VerifyOptions | AbortSignal): Promise<VerifyResult>;
+  /** Releases the driver's connections; call when the driver is replaced or its directory goes away. */
+  close?(): Promise<void>;
 }
 
 /** Everything a driver factory gets: the provider block of the spec and the Secret's data. */
-export interface DriverContext<Settings = Record<string, unknown>> {
+export interface DriverContext<Settings = unknown> {
   settings: Settings;
   /** Decoded Secret data (key → UTF-8 string). Never log these values. */
   credentials: Record<string, string>;
@@ -95,4 +113,8 @@ export interface DriverContext<Settings = Record<string, unknown>> {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
-export type DriverFactory = (ctx: DriverContext<any>) => ProviderDriver;
+/**
+ * Builds a driver. Each driver declares its own settings type; src/providers/registry.ts checks a
+ * provider block against its schema before handing it over, so the untyped form exists only there.
+ */
+export type DriverFactory<Settings = unknown> = (ctx: DriverContext<Settings>) => ProviderDriver;

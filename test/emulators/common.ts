@@ -28,6 +28,12 @@ export type Handler = (req: EmulatorRequest) => EmulatorResponse | Promise<Emula
 export interface Faults {
   /** The next N matching requests answer 429 (rate limited) in the IdP's own way. */
   rateLimitNext?: number;
+  /**
+   * A rate-limit episode: once `rateLimitAfter` matching requests (default 0) have been answered, every
+   * matching request answers 429 for this many milliseconds, then the episode is over.
+   */
+  rateLimitForMs?: number;
+  rateLimitAfter?: number;
   /** The next N matching requests answer 503. */
   serverErrorNext?: number;
   /** Every matching request answers with this status until cleared (a persistently failing endpoint). */
@@ -66,9 +72,13 @@ export interface EmulatorConnection {
 export abstract class EmulatorBase {
   directory: DirectoryFixture;
   faults: Faults = {};
+  /** Requests answered with the IdP's rate-limit answer by fault injection (a 429, or Google's 403 quota error). */
+  rateLimitAnswers = 0;
   /** Every request served: method and path (with query), in order. */
   readonly requests: { method: string; path: string; status: number }[] = [];
   private readonly routes: Route[] = [];
+  /** Matching requests seen and when the current rate-limit episode ends (see Faults.rateLimitForMs). */
+  private episode = { seen: 0, endsAt: undefined as number | undefined };
   private server?: Server;
   baseUrl = '';
 
@@ -153,14 +163,32 @@ export abstract class EmulatorBase {
     res.end(text);
   }
 
+  private inRateLimitEpisode(): boolean {
+    const { rateLimitForMs, rateLimitAfter = 0 } = this.faults;
+    if (!rateLimitForMs) return false;
+    if (this.episode.endsAt === undefined) {
+      if (this.episode.seen++ < rateLimitAfter) return false;
+      this.episode.endsAt = Date.now() + rateLimitForMs;
+    }
+    if (Date.now() < this.episode.endsAt) return true;
+    this.faults.rateLimitForMs = undefined;
+    this.episode = { seen: 0, endsAt: undefined };
+    return false;
+  }
+
   private faultApplies(path: string): boolean {
     return this.faults.pathPattern ? this.faults.pathPattern.test(path) : !this.isAuthPath(path);
   }
 
   private async answer(req: EmulatorRequest): Promise<EmulatorResponse> {
     if (this.faultApplies(req.url.pathname)) {
+      if (this.inRateLimitEpisode()) {
+        this.rateLimitAnswers++;
+        return this.rateLimitAnswer();
+      }
       if (this.faults.rateLimitNext && this.faults.rateLimitNext > 0) {
         this.faults.rateLimitNext--;
+        this.rateLimitAnswers++;
         return this.rateLimitAnswer();
       }
       if (this.faults.serverErrorNext && this.faults.serverErrorNext > 0) {

@@ -5,10 +5,12 @@ import { GoogleWorkspaceEmulator } from './google/emulator.js';
 import { OktaEmulator } from './okta/emulator.js';
 import { JumpCloudEmulator } from './jumpcloud/emulator.js';
 import { EntraEmulator } from './entra/emulator.js';
+import { KeycloakEmulator } from './keycloak/emulator.js';
 
 export const EMULATORS: Record<string, (fixture: DirectoryFixture) => EmulatorBase> = {
   googleWorkspace: (f) => new GoogleWorkspaceEmulator(f),
   okta: (f) => new OktaEmulator(f),
   jumpcloud: (f) => new JumpCloudEmulator(f),
   entra: (f) => new EntraEmulator(f),
+  keycloak: (f) => new KeycloakEmulator(f),
 };

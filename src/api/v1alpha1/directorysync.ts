@@ -64,7 +64,16 @@ export const JumpCloudSettings = Type.Object(
   { description: 'JumpCloud: API key. Secret key "apiKey".' },
 );
 
-export const PROVIDER_TYPES = ['okta', 'googleWorkspace', 'entra', 'jumpcloud'] as const;
+export const KeycloakSettings = Type.Object(
+  {
+    baseUrl: Url('Keycloak server URL, e.g. https://sso.example.com (with /auth for servers older than Keycloak 17).'),
+    realm: Type.String({ minLength: 1, maxLength: 255, description: 'Realm whose users and groups are synced.' }),
+    clientId: Type.String({ minLength: 1, maxLength: 255, description: 'Confidential client of that realm with a service account.' }),
+  },
+  { description: 'Keycloak: client credentials of a service account with realm-management view-users and query-groups. Secret key "clientSecret".' },
+);
+
+export const PROVIDER_TYPES = ['okta', 'googleWorkspace', 'entra', 'jumpcloud', 'keycloak'] as const;
 export type ProviderType = (typeof PROVIDER_TYPES)[number];
 
 /** Every URL setting that overrides where the operator sends credentials. */
@@ -87,6 +96,7 @@ export const Provider = Type.Object(
     googleWorkspace: Type.Optional(GoogleWorkspaceSettings),
     entra: Type.Optional(EntraSettings),
     jumpcloud: Type.Optional(JumpCloudSettings),
+    keycloak: Type.Optional(KeycloakSettings),
     caBundle: Type.Optional(Type.String({ maxLength: 65536, description: 'PEM CA certificates to trust for the IdP, besides the system roots.' })),
     allowInsecureLoopback: Type.Boolean({
       default: false,

@@ -2,9 +2,9 @@
 // certificate (private_key_jwt), and the mapping of AADSTS errors to what an operator must fix.
 import { createHash, createPrivateKey, webcrypto, X509Certificate, type KeyObject } from 'node:crypto';
 import * as oidc from 'openid-client';
-import { StallError, TransientError, type IdpSyncError } from '../../errors.js';
+import { StallError, type IdpSyncError } from '../../errors.js';
+import { tokenEndpointError } from '../oauth-errors.js';
 import type { IdpHttpClient } from '../http.js';
-import { parseRetryAfter } from '../http.js';
 import type { IssuedToken } from '../token.js';
 import type { EntraConfig } from './config.js';
 
@@ -128,41 +128,20 @@ export function aadstsCode(body: { error_codes?: unknown; error_description?: un
   return match ? Number(match[1]) : undefined;
 }
 
-/** Maps a token endpoint failure to a typed error. Never includes the assertion or the secret. */
+/** Maps a token endpoint failure to a typed error: the shared rule, with the AADSTS codes read as Entra means them. */
 export function tokenError(err: unknown, config: EntraConfig, now: number): IdpSyncError {
-  const where = `Entra: token request to ${config.tokenEndpoint}`;
-  if (err instanceof StallError || err instanceof TransientError) return err;
-  if (err instanceof oidc.ResponseBodyError) {
-    const code = aadstsCode(err.cause as Record<string, unknown>);
-    const text = aadstsText(err.error_description) ?? err.error;
-    const message = `${where} failed: ${text}`;
-    if (err.status === 429) return new TransientError('RateLimited', message, { retryAfterMs: retryAfter(err.response, now) });
-    if (err.status >= 500) return new TransientError('IdpUnavailable', message, { retryAfterMs: retryAfter(err.response, now) });
-    if ((code !== undefined && CREDENTIAL_CODES.has(code)) || (code === undefined && err.error === 'invalid_client')) {
-      return new StallError('InvalidCredentials', message);
-    }
-    return new StallError('InvalidConfiguration', message);
-  }
-  if (err instanceof oidc.WWWAuthenticateChallengeError) {
-    return new StallError('InvalidCredentials', `${where} was refused (${err.status})`);
-  }
-  const response = (err as { cause?: unknown })?.cause;
-  if (response instanceof Response) {
-    const message = `${where} answered ${response.status}`;
-    if (response.status === 429) return new TransientError('RateLimited', message, { retryAfterMs: retryAfter(response, now) });
-    if (response.status >= 500) return new TransientError('IdpUnavailable', message, { retryAfterMs: retryAfter(response, now) });
-    return new TransientError('MalformedResponse', `${message} with a body that is not an OAuth response`);
-  }
-  if (err instanceof TypeError) {
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    return new TransientError('NetworkError', `${where} failed: ${cause?.code ?? cause?.message ?? err.message}`, { cause: err });
-  }
-  if (err instanceof Error && err.name === 'TimeoutError') {
-    return new TransientError('Timeout', `${where} timed out`, { cause: err });
-  }
-  return new TransientError('MalformedResponse', `${where} failed: ${err instanceof Error ? err.message : String(err)}`);
-}
-
-function retryAfter(response: Response | undefined, now: number): number | undefined {
-  return parseRetryAfter(response?.headers.get('retry-after') ?? null, now);
+  return tokenEndpointError(err, {
+    idpName: 'Entra',
+    tokenUrl: config.tokenEndpoint,
+    now: () => now,
+    refine: (refusal) => {
+      const code = aadstsCode(refusal.body);
+      const message = `Entra: token request to ${config.tokenEndpoint} failed: ${aadstsText(refusal.description) ?? refusal.error}`;
+      if ((code !== undefined && CREDENTIAL_CODES.has(code)) || (code === undefined && refusal.error === 'invalid_client')) {
+        return new StallError('InvalidCredentials', message);
+      }
+      // Any other AADSTS code names a tenant, app or consent to fix, not a credential.
+      return code !== undefined ? new StallError('InvalidConfiguration', message) : undefined;
+    },
+  });
 }

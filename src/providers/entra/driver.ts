@@ -1,10 +1,11 @@
 // Microsoft Entra ID driver: Microsoft Graph v1.0 with client credentials (secret or certificate).
 // With delta on (the default) the instance keeps the last complete picture and Graph's delta links,
 // so an unchanged tenant costs one call per collection; otherwise every fetch is a full read.
-import { IdpSyncError } from '../../errors.js';
 import { IdpHttpClient } from '../http.js';
 import { TokenCache } from '../token.js';
-import type { DirectorySnapshot, DriverContext, FetchOptions, ProviderDriver, VerifyCheck, VerifyResult } from '../types.js';
+import { verifyOptions, type DirectorySnapshot, type DriverContext, type FetchOptions, type ProviderDriver, type VerifyOptions, type VerifyResult } from '../types.js';
+import { failedCheck, runProbes, type Probe } from '../verify.js';
+import { StallError } from '../../errors.js';
 import { createTokenIssuer } from './auth.js';
 import { resolveConfig, type EntraConfig, type EntraSettingsInput } from './config.js';
 import { GraphClient, graphErrorText, type GraphPermission } from './graph.js';
@@ -65,58 +66,49 @@ export class EntraDriver implements ProviderDriver {
     };
   }
 
-  async verify(signal?: AbortSignal): Promise<VerifyResult> {
-    const checks: VerifyCheck[] = [];
+  async verify(options?: VerifyOptions | AbortSignal): Promise<VerifyResult> {
     let connected: Connected;
     try {
       connected = await this.connect();
     } catch (err) {
-      checks.push(failed('configuration', err));
-      return { ok: false, checks };
+      if (err instanceof StallError) return { ok: false, checks: [failedCheck('configuration', err)] };
+      throw err;
     }
     const { config, tokens, graph } = connected;
-
-    try {
-      await tokens.get();
-      checks.push({ name: `POST ${config.tokenEndpoint}`, ok: true });
-    } catch (err) {
-      checks.push(failed(`POST ${config.tokenEndpoint}`, err));
-      return { ok: false, checks };
-    }
-
-    const probe = async (path: string, query: Record<string, string>, permission: GraphPermission) => {
-      const name = `GET /v1.0${path}`;
-      try {
-        const page = await graph.page<{ id: string }>(graph.url(path, { ...query, $top: '1' }), permission, signal);
-        checks.push({ name, ok: true });
-        return page.value;
-      } catch (err) {
-        checks.push(failed(name, err));
-        return undefined;
-      }
-    };
-
-    await probe('/users', { $select: 'id' }, 'User.Read.All');
-    const groups = await probe('/groups', { $select: 'id' }, 'GroupMember.Read.All');
-    if (groups?.[0]) {
-      await probe(`/groups/${encodeURIComponent(groups[0].id)}/members`, { $select: 'id' }, 'GroupMember.Read.All');
-    }
-    if (config.groups === 'AssignedToApp') {
-      try {
-        await readAssignments(graph, config.appId, signal);
-        checks.push({ name: 'GET /v1.0/servicePrincipals/{id}/appRoleAssignedTo', ok: true });
-      } catch (err) {
-        checks.push(failed('GET /v1.0/servicePrincipals/{id}/appRoleAssignedTo', err));
-      }
-    }
-    return { ok: checks.every((c) => c.ok), checks };
+    let firstGroupId: string | undefined;
+    const read = (path: string, permission: GraphPermission, onFirst?: (id: string | undefined) => void): Probe => ({
+      name: `GET /v1.0${path}`,
+      permission,
+      run: async (signal) => {
+        const page = await graph.page<{ id: string }>(graph.url(path, { $select: 'id', $top: '1' }), permission, signal);
+        onFirst?.(page.value[0]?.id);
+      },
+    });
+    const probes: Probe[] = [
+      { name: `POST ${config.tokenEndpoint}`, required: true, run: async () => void (await tokens.get()) },
+      read('/users', 'User.Read.All'),
+      read('/groups', 'GroupMember.Read.All', (id) => (firstGroupId = id)),
+      {
+        name: () => `GET /v1.0/groups/${encodeURIComponent(firstGroupId!)}/members`,
+        permission: 'GroupMember.Read.All',
+        onlyIf: () => firstGroupId !== undefined,
+        run: async (signal) => {
+          await graph.page(graph.url(`/groups/${encodeURIComponent(firstGroupId!)}/members`, { $select: 'id', $top: '1' }), 'GroupMember.Read.All', signal);
+        },
+      },
+      {
+        name: 'GET /v1.0/servicePrincipals/{id}/appRoleAssignedTo',
+        permission: 'Application.Read.All',
+        onlyIf: () => config.groups === 'AssignedToApp',
+        run: async (signal) => void (await readAssignments(graph, config.appId, signal)),
+      },
+    ];
+    return runProbes(probes, { signal: verifyOptions(options).signal });
   }
-}
 
-function failed(name: string, err: unknown): VerifyCheck {
-  if (!(err instanceof IdpSyncError)) throw err;
-  const missing = (err as { missingPermission?: string }).missingPermission;
-  return { name, ok: false, ...(missing ? { missing } : {}), message: err.message };
+  close(): Promise<void> {
+    return this.http.close();
+  }
 }
 
 export const createEntraDriver = (ctx: DriverContext<EntraSettingsInput>): ProviderDriver => new EntraDriver(ctx);

@@ -3,7 +3,8 @@
 // endpoint with the JWT bearer grant (RFC 7523).
 import * as oidc from 'openid-client';
 import { importPKCS8, SignJWT } from 'jose';
-import { IdpSyncError, StallError, TransientError } from '../../errors.js';
+import { StallError, type IdpSyncError } from '../../errors.js';
+import { tokenEndpointError } from '../oauth-errors.js';
 import { isLoopbackUrl, type IdpHttpClient } from '../http.js';
 import type { IssuedToken } from '../token.js';
 
@@ -103,6 +104,8 @@ export class DelegatedTokenIssuer {
       serviceAccount: this.settings.key.client_email,
       clientId: this.settings.key.client_id,
       impersonate: this.settings.impersonate,
+      tokenUrl: this.settings.tokenUrl.href,
+      now: this.settings.now,
     };
     try {
       return await this.grant(scopes);
@@ -173,57 +176,35 @@ interface TokenRequestContext {
   serviceAccount: string;
   clientId?: string;
   impersonate: string;
+  tokenUrl: string;
+  now?: () => number;
 }
 
 function isDelegationRefusal(err: unknown): boolean {
   return err instanceof oidc.ResponseBodyError && err.error === 'unauthorized_client' && err.status < 500;
 }
 
-/** Maps a failed token request to a typed error that carries Google's own words and says what to fix. */
+/** Maps a failed token request to a typed error: the shared rule, with Google's own reading of a refused delegation. */
 export function tokenError(err: unknown, ctx: TokenRequestContext): IdpSyncError {
-  if (err instanceof IdpSyncError) return err;
-  if (err instanceof oidc.ResponseBodyError) {
-    const said = `${err.error}${err.error_description ? `: ${err.error_description}` : ''}`;
-    if (err.status === 429) return new TransientError('RateLimited', `Google token endpoint answered 429: ${said}`);
-    if (err.status >= 500) return new TransientError('IdpUnavailable', `Google token endpoint answered ${err.status}: ${said}`);
-    switch (err.error) {
-      case 'unauthorized_client':
-        return new StallError(
-          'AccessDenied',
-          `Google refused to delegate to service account ${ctx.serviceAccount} (${said}): domain-wide delegation does not cover ` +
-            `${ctx.refused.join(', ')}. In the Admin console, under Security › Access and data control › API controls › ` +
-            `Manage domain-wide delegation, authorise client ID ${ctx.clientId ?? `of ${ctx.serviceAccount}`} for these scopes: ` +
-            ctx.scopes.join(','),
-          { missingPermission: ctx.refused.join(' ') },
-        );
-      case 'invalid_grant':
-      case 'invalid_client':
-        return new StallError(
-          'InvalidCredentials',
-          `Google rejected the service account credentials (${said}). Check that Secret key "serviceAccountKey" is a current key ` +
-            `of ${ctx.serviceAccount}, that the service account exists, and that ${ctx.impersonate} (spec.provider.googleWorkspace.impersonate) ` +
-            `is a user of the Workspace account.`,
-        );
-      default:
-        return new StallError('InvalidConfiguration', `Google token endpoint answered ${err.status}: ${said}`);
-    }
-  }
-  const e = err as Error & { code?: string; cause?: unknown };
-  if (e instanceof oidc.ClientError && e.code === 'OAUTH_RESPONSE_IS_NOT_CONFORM') {
-    const status = e.cause instanceof Response ? e.cause.status : undefined;
-    const detail = `Google token endpoint answered ${status ?? 'an unexpected status'}`;
-    if (status === 429) return new TransientError('RateLimited', detail, { cause: err });
-    if (status !== undefined && status < 500 && status !== 408) return new StallError('InvalidConfiguration', detail, { cause: err });
-    return new TransientError('IdpUnavailable', detail, { cause: err });
-  }
-  if (e instanceof oidc.ClientError && e.code === 'OAUTH_TIMEOUT') {
-    return new TransientError('Timeout', 'Google token endpoint timed out', { cause: err });
-  }
-  if (e instanceof oidc.ClientError && e.code !== undefined && e.code.startsWith('OAUTH_') && e.code !== 'OAUTH_ABORT') {
-    return new TransientError('MalformedResponse', `Google token endpoint gave an unusable answer: ${e.message}`, { cause: err });
-  }
-  const cause = e?.cause as { code?: string; message?: string } | undefined;
-  return new TransientError('NetworkError', `Google token endpoint could not be reached: ${cause?.code ?? cause?.message ?? e?.message ?? String(err)}`, {
-    cause: err,
+  return tokenEndpointError(err, {
+    idpName: 'Google',
+    tokenUrl: ctx.tokenUrl,
+    now: ctx.now,
+    credentialsHint:
+      `Check that Secret key "serviceAccountKey" is a current key of ${ctx.serviceAccount}, that the service account exists, ` +
+      `and that ${ctx.impersonate} (spec.provider.googleWorkspace.impersonate) is a user of the Workspace account.`,
+    refine: (refusal) => {
+      // Google answers unauthorized_client when domain-wide delegation does not cover a scope: the
+      // credentials are fine, the grant is missing.
+      if (refusal.error !== 'unauthorized_client') return undefined;
+      return new StallError(
+        'AccessDenied',
+        `Google refused to delegate to service account ${ctx.serviceAccount} (${refusal.said}): domain-wide delegation does not cover ` +
+          `${ctx.refused.join(', ')}. In the Admin console, under Security › Access and data control › API controls › ` +
+          `Manage domain-wide delegation, authorise client ID ${ctx.clientId ?? `of ${ctx.serviceAccount}`} for these scopes: ` +
+          ctx.scopes.join(','),
+        { missingPermission: ctx.refused.join(' ') },
+      );
+    },
   });
 }

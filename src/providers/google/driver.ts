@@ -5,16 +5,18 @@ import type { GoogleWorkspaceSettings as SettingsSchema } from '../../api/v1alph
 import { StallError } from '../../errors.js';
 import { checkUrlPolicy, IdpHttpClient } from '../http.js';
 import { TokenCache } from '../token.js';
-import type {
-  DirectoryGroup,
-  DirectorySnapshot,
-  DriverContext,
-  FetchOptions,
-  ProviderDriver,
-  VerifyCheck,
-  VerifyResult,
+import {
+  verifyOptions,
+  type DirectoryGroup,
+  type DirectorySnapshot,
+  type DriverContext,
+  type FetchOptions,
+  type ProviderDriver,
+  type VerifyOptions,
+  type VerifyResult,
 } from '../types.js';
-import { DirectoryApi, GROUPS, MEMBERS, ORG_UNITS, USERS, type GoogleGroup, type GoogleMember } from './api.js';
+import { runProbes, type Probe } from '../verify.js';
+import { DirectoryApi, GROUPS, MEMBERS, ORG_UNITS, USERS, type GoogleGroup, type GoogleMember, type ListShape } from './api.js';
 import { DEFAULT_TOKEN_URL, DelegatedTokenIssuer, parseServiceAccountKey } from './auth.js';
 import { orgUnitGroups, orgUnitIdsByPath, splitMembers, toDirectoryUser } from './model.js';
 import { classify, errorText } from './responses.js';
@@ -37,17 +39,13 @@ interface Setup {
   base: URL;
 }
 
-export interface GoogleVerifyOptions {
-  /** Also check the org unit scope; defaults to what the last fetch asked for. */
-  syncOrgUnits?: boolean;
-}
-
 export class GoogleWorkspaceDriver implements ProviderDriver {
   readonly type = 'googleWorkspace';
   readonly http: IdpHttpClient;
   private setup?: Setup;
   private readonly tokenCaches = new Map<string, TokenCache>();
-  private lastSyncOrgUnits = false;
+  /** For callers of verify() that do not say whether org units are synced (the older verify(signal)). */
+  private lastFetchSyncOrgUnits = false;
 
   constructor(private readonly ctx: DriverContext<GoogleWorkspaceSettings>) {
     this.http = new IdpHttpClient({
@@ -63,7 +61,7 @@ export class GoogleWorkspaceDriver implements ProviderDriver {
 
   async fetch(options: FetchOptions): Promise<DirectorySnapshot> {
     const callsBefore = this.http.calls;
-    this.lastSyncOrgUnits = options.syncOrgUnits;
+    this.lastFetchSyncOrgUnits = options.syncOrgUnits;
     const api = this.api(options.syncOrgUnits);
     const aborter = new AbortController();
     const signal = options.signal ? AbortSignal.any([options.signal, aborter.signal]) : aborter.signal;
@@ -111,54 +109,58 @@ export class GoogleWorkspaceDriver implements ProviderDriver {
     };
   }
 
-  async verify(signal?: AbortSignal, options: GoogleVerifyOptions = {}): Promise<VerifyResult> {
-    const syncOrgUnits = options.syncOrgUnits ?? this.lastSyncOrgUnits;
-    const checks: VerifyCheck[] = [];
-    const tokenCheck = await this.verifyToken(syncOrgUnits);
-    checks.push(tokenCheck);
-    if (!tokenCheck.ok) return { ok: false, checks };
+  async verify(options?: VerifyOptions | AbortSignal): Promise<VerifyResult> {
+    const { signal, syncOrgUnits = this.lastFetchSyncOrgUnits } = verifyOptions(options);
+    const setup = (): Setup => this.resolve();
+    const where = () => this.whereParams();
+    const api = () => this.api(syncOrgUnits);
+    const read = (resource: Resource, url: () => URL, shape: ListShape<unknown>): Probe => ({
+      name: () => `GET ${url().pathname}`,
+      permission: SCOPES[resource],
+      run: async (s) => void (await api().page(url(), shape, s)),
+    });
 
-    const api = this.api(syncOrgUnits);
-    const where = this.whereParams();
-    const probe = async (resource: Resource, url: URL, read: () => Promise<unknown>): Promise<void> => {
-      const name = `GET ${url.pathname}`;
-      try {
-        await read();
-        checks.push({ name, ok: true });
-      } catch (err) {
-        if (!(err instanceof StallError)) throw err;
-        const missing = err.missingPermission ?? (err.reason === 'AccessDenied' ? SCOPES[resource] : undefined);
-        checks.push({ name, ok: false, missing, message: err.message });
-      }
-    };
-
-    const usersUrl = api.url('admin/directory/v1/users', { ...where, maxResults: '1' });
-    await probe('users', usersUrl, () => api.page(usersUrl, USERS, signal));
-    const groupsUrl = api.url('admin/directory/v1/groups', { ...where, maxResults: '1' });
+    let groupsRead = false;
     let firstGroup: GoogleGroup | undefined;
-    await probe('groups', groupsUrl, async () => (firstGroup = (await api.page(groupsUrl, GROUPS, signal))?.items[0]));
-    if (firstGroup) {
-      const membersUrl = this.membersUrl(api, firstGroup.id, '1');
-      await probe('members', membersUrl, () => api.page(membersUrl, MEMBERS, signal));
-    } else if (checks.at(-1)?.ok) {
-      checks.push({ name: 'GET /admin/directory/v1/groups/{groupKey}/members', ok: true, message: 'no group to read members of' });
+    const probes: Probe[] = [
+      {
+        name: () => `POST ${setup().issuer.tokenUrl} (jwt-bearer as ${this.ctx.settings.impersonate})`,
+        required: true,
+        run: async () => void (await this.tokens(syncOrgUnits).get()),
+      },
+      read('users', () => api().url('admin/directory/v1/users', { ...where(), maxResults: '1' }), USERS),
+      {
+        name: 'GET /admin/directory/v1/groups',
+        permission: SCOPES.groups,
+        run: async (s) => {
+          firstGroup = (await api().page(api().url('admin/directory/v1/groups', { ...where(), maxResults: '1' }), GROUPS, s))?.items[0];
+          groupsRead = true;
+        },
+      },
+      {
+        name: () => `GET /admin/directory/v1/groups/${firstGroup ? encodeURIComponent(firstGroup.id) : '{groupKey}'}/members`,
+        permission: SCOPES.members,
+        onlyIf: () => groupsRead,
+        run: async (s) => {
+          if (!firstGroup) return { skipped: 'no group to read members of' };
+          await api().page(this.membersUrl(api(), firstGroup.id, '1'), MEMBERS, s);
+        },
+      },
+    ];
+    if (syncOrgUnits) probes.push(read('orgUnits', () => this.orgUnitsUrl(api()), ORG_UNITS));
+    try {
+      return await runProbes(probes, { signal });
+    } catch (err) {
+      // Settings the driver cannot work with are a finding of verify, not a failure to verify.
+      if (err instanceof StallError && err.reason === 'InvalidConfiguration' && !this.setup) {
+        return { ok: false, checks: [{ name: 'configuration', ok: false, message: err.message }] };
+      }
+      throw err;
     }
-    if (syncOrgUnits) {
-      const unitsUrl = this.orgUnitsUrl(api);
-      await probe('orgUnits', unitsUrl, () => api.page(unitsUrl, ORG_UNITS, signal));
-    }
-    return { ok: checks.every((c) => c.ok), checks };
   }
 
-  private async verifyToken(syncOrgUnits: boolean): Promise<VerifyCheck> {
-    const name = `POST ${this.resolve().issuer.tokenUrl} (jwt-bearer as ${this.ctx.settings.impersonate})`;
-    try {
-      await this.tokens(syncOrgUnits).get();
-      return { name, ok: true };
-    } catch (err) {
-      if (!(err instanceof StallError)) throw err;
-      return { name, ok: false, missing: err.missingPermission, message: err.message };
-    }
+  close(): Promise<void> {
+    return this.http.close();
   }
 
   private whereParams(): Record<string, string> {

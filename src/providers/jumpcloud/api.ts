@@ -12,7 +12,7 @@ import {
   type SystemUser,
   type UserGroup,
 } from './model.js';
-import { listAll, type Page } from './paging.js';
+import { listAll, type Page } from '../offset-paging.js';
 
 /** JumpCloud answers 400 to a larger limit, on v1 and v2 alike. */
 export const MAX_PAGE_LIMIT = 100;
@@ -62,7 +62,7 @@ export class JumpCloudApi {
         const list = parseSystemUserList(res.body);
         return { items: list.results, totalCount: list.totalCount };
       },
-      { limit: this.pageLimit, id: (u) => u._id, what },
+      { idpName: 'JumpCloud', limit: this.pageLimit, id: (u) => u._id, what },
     );
   }
 
@@ -73,7 +73,7 @@ export class JumpCloudApi {
         const res = await this.get(this.url('/api/v2/usergroups', { limit, skip, sort: '_id' }), signal);
         return { items: parseArray(res.body, what).map(parseUserGroup) };
       },
-      { limit: this.pageLimit, id: (g) => g.id, what },
+      { idpName: 'JumpCloud', limit: this.pageLimit, id: (g) => g.id, what },
     );
   }
 
@@ -90,7 +90,7 @@ export class JumpCloudApi {
         }
         return { items: parseArray(res.body, what).map((m) => parseGraphConnection(m, what)) };
       },
-      { limit: this.pageLimit, id: (m) => `${m.to.type}/${m.to.id}`, what },
+      { idpName: 'JumpCloud', limit: this.pageLimit, id: (m) => `${m.to.type}/${m.to.id}`, what },
     );
   }
 
@@ -113,7 +113,7 @@ export class JumpCloudApi {
         if (res.status === 404) throw applicationNotFound(applicationId);
         return { items: parseArray(res.body, what).map((o) => parseGraphObject(o, what)) };
       },
-      { limit: this.pageLimit, id: (o) => `${o.type}/${o.id}`, what },
+      { idpName: 'JumpCloud', limit: this.pageLimit, id: (o) => `${o.type}/${o.id}`, what },
     );
   }
 }

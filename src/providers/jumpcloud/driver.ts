@@ -3,7 +3,7 @@ import type { Static } from '@sinclair/typebox';
 import type { JumpCloudSettings as JumpCloudSettingsSchema } from '../../api/v1alpha1/directorysync.js';
 import { StallError } from '../../errors.js';
 import { checkUrlPolicy, IdpHttpClient } from '../http.js';
-import type { DirectorySnapshot, DriverContext, DriverFactory, FetchOptions, ProviderDriver, VerifyResult } from '../types.js';
+import { verifyOptions, type DirectorySnapshot, type DriverContext, type DriverFactory, type FetchOptions, type ProviderDriver, type VerifyOptions, type VerifyResult } from '../types.js';
 import { EU_CONSOLE, JumpCloudApi, US_CONSOLE } from './api.js';
 import { readDirectory } from './directory.js';
 import { classifyFor, errorText } from './responses.js';
@@ -27,7 +27,7 @@ export function consoleUrl(settings: JumpCloudSettings, allowInsecureLoopback?: 
   return new URL(settings.region === 'EU' ? EU_CONSOLE : US_CONSOLE);
 }
 
-export const createJumpCloudDriver: DriverFactory = (ctx: DriverContext<JumpCloudSettings>): ProviderDriver => new JumpCloudDriver(ctx);
+export const createJumpCloudDriver: DriverFactory<JumpCloudSettings> = (ctx: DriverContext<JumpCloudSettings>): ProviderDriver => new JumpCloudDriver(ctx);
 
 export class JumpCloudDriver implements ProviderDriver {
   readonly type = 'jumpcloud';
@@ -74,7 +74,11 @@ export class JumpCloudDriver implements ProviderDriver {
     }
   }
 
-  verify(signal?: AbortSignal): Promise<VerifyResult> {
-    return verifyJumpCloud(this.api, this.ctx.settings?.applicationId || undefined, signal);
+  verify(options?: VerifyOptions | AbortSignal): Promise<VerifyResult> {
+    return verifyJumpCloud(this.api, this.ctx.settings?.applicationId || undefined, verifyOptions(options).signal);
+  }
+
+  close(): Promise<void> {
+    return this.http.close();
   }
 }

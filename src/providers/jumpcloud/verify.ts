@@ -1,27 +1,23 @@
 // verify(): asks each endpoint the sync uses for one item, and says what is missing in JumpCloud's terms.
-import { IdpSyncError, StallError } from '../../errors.js';
-import type { VerifyCheck, VerifyResult } from '../types.js';
+import type { VerifyResult } from '../types.js';
+import { runProbes, type Probe } from '../verify.js';
 import { applicationNotFound, type JumpCloudApi } from './api.js';
 
-interface Probe {
-  name: string;
-  /** What the key's administrator needs for this call, in JumpCloud's admin-role terms. */
-  permission: string;
-  path: () => string | undefined;
-  /** Read what later probes need from the answer. */
-  onBody?: (body: unknown) => void;
-  notFound?: () => StallError;
-}
-
 export async function verifyJumpCloud(api: JumpCloudApi, applicationId: string | undefined, signal?: AbortSignal): Promise<VerifyResult> {
+  const get = async (path: string, signal?: AbortSignal, onNotFound?: () => Error) => {
+    const res = await api.get(api.url(path, { limit: 1 }), signal, onNotFound ? [404] : undefined);
+    if (res.status === 404 && onNotFound) throw onNotFound();
+    return res.body;
+  };
+
   let firstGroupId: string | undefined;
   const probes: Probe[] = [
-    { name: 'GET /api/systemusers', permission: 'view access to Users', path: () => '/api/systemusers' },
+    { name: 'GET /api/systemusers', permission: 'view access to Users', run: async (s) => void (await get('/api/systemusers', s)) },
     {
       name: 'GET /api/v2/usergroups',
       permission: 'view access to User Groups',
-      path: () => '/api/v2/usergroups',
-      onBody: (body) => {
+      run: async (s) => {
+        const body = await get('/api/v2/usergroups', s);
         const first = Array.isArray(body) ? (body[0] as { id?: unknown } | undefined) : undefined;
         if (typeof first?.id === 'string') firstGroupId = first.id;
       },
@@ -29,7 +25,10 @@ export async function verifyJumpCloud(api: JumpCloudApi, applicationId: string |
     {
       name: 'GET /api/v2/usergroups/{id}/members',
       permission: 'view access to User Groups',
-      path: () => (firstGroupId ? `/api/v2/usergroups/${encodeURIComponent(firstGroupId)}/members` : undefined),
+      run: async (s) => {
+        if (!firstGroupId) return { skipped: 'the organization has no user group to try it on' };
+        await get(`/api/v2/usergroups/${encodeURIComponent(firstGroupId)}/members`, s);
+      },
     },
   ];
   if (applicationId) {
@@ -38,35 +37,9 @@ export async function verifyJumpCloud(api: JumpCloudApi, applicationId: string |
       probes.push({
         name: `GET /api/v2/applications/${applicationId}/${target}`,
         permission: 'view access to SSO Applications',
-        path: () => `/api/v2/applications/${app}/${target}`,
-        notFound: () => applicationNotFound(applicationId),
+        run: async (s) => void (await get(`/api/v2/applications/${app}/${target}`, s, () => applicationNotFound(applicationId))),
       });
     }
   }
-
-  const checks: VerifyCheck[] = [];
-  for (const probe of probes) {
-    const path = probe.path();
-    if (!path) {
-      checks.push({ name: probe.name, ok: true, message: 'skipped: the organization has no user group to try it on' });
-      continue;
-    }
-    try {
-      const res = await api.get(api.url(path, { limit: 1 }), signal, probe.notFound ? [404] : undefined);
-      if (res.status === 404 && probe.notFound) throw probe.notFound();
-      probe.onBody?.(res.body);
-      checks.push({ name: probe.name, ok: true });
-    } catch (err) {
-      if (!(err instanceof IdpSyncError)) throw err;
-      checks.push({ name: probe.name, ok: false, missing: missingFor(err, probe), message: err.message });
-    }
-  }
-  return { ok: checks.every((c) => c.ok), checks };
-}
-
-function missingFor(err: IdpSyncError, probe: Probe): string | undefined {
-  if (!(err instanceof StallError)) return undefined;
-  if (err.reason === 'InvalidCredentials') return 'a valid API key (and x-org-id for a multi-tenant administrator)';
-  if (err.reason === 'AccessDenied') return err.missingPermission ?? probe.permission;
-  return undefined;
+  return runProbes(probes, { signal, credentials: 'a valid API key (and x-org-id for a multi-tenant administrator)' });
 }

@@ -3,7 +3,8 @@
 import { createPrivateKey } from 'node:crypto';
 import * as oidc from 'openid-client';
 import { importJWK, type JWK } from 'jose';
-import { StallError, TransientError, IdpSyncError } from '../../errors.js';
+import { StallError, type IdpSyncError } from '../../errors.js';
+import { tokenEndpointError } from '../oauth-errors.js';
 import { isLoopbackUrl, type IdpHttpClient } from '../http.js';
 import { TokenCache } from '../token.js';
 
@@ -92,7 +93,7 @@ export class OAuthAuthorizer implements OktaAuthorizer {
       const res = await oidc.clientCredentialsGrant(config, { scope: scopes.join(' ') });
       return { accessToken: res.access_token, expiresIn: res.expires_in };
     } catch (err) {
-      throw tokenError(err, scopes, this.settings.clientId);
+      throw tokenError(err, scopes, this.settings.clientId, this.tokenUrl, this.settings.now);
     }
   }
 
@@ -191,52 +192,36 @@ function scopeDenied(missing: string[], said: string, cause?: unknown): StallErr
   );
 }
 
-/** Maps a failed token request to a typed error with Okta's own words. */
-export function tokenError(err: unknown, scopes: string[], clientId: string): IdpSyncError {
-  if (err instanceof IdpSyncError) return err;
-  if (err instanceof oidc.ResponseBodyError) {
-    const said = oktaSaid(err);
-    if (err.status === 429) return new TransientError('RateLimited', `Okta token endpoint answered 429: ${said}`);
-    if (err.status >= 500) return new TransientError('IdpUnavailable', `Okta token endpoint answered ${err.status}: ${said}`);
-    switch (err.error) {
-      case 'invalid_client':
-        return new StallError(
-          'InvalidCredentials',
-          `Okta rejected the client credentials (${said}). Check that spec.provider.okta.clientId is the client ID of the API service app ` +
-            `and that the public key registered on that app (Client Credentials: Public key / Private key) matches the Secret's privateKey` +
-            ` (and keyId, if set).`,
-        );
-      case 'invalid_scope': {
-        const named = scopesNamedIn(err.error_description, scopes);
-        return scopeDenied(named.length > 0 ? named : scopes, said, err);
+/** Maps a failed token request to a typed error: the shared rule, with Okta's own reading of its OAuth errors. */
+export function tokenError(err: unknown, scopes: string[], clientId: string, tokenUrl: string, now?: () => number): IdpSyncError {
+  return tokenEndpointError(err, {
+    idpName: 'Okta',
+    tokenUrl,
+    now,
+    credentialsHint:
+      `Check that spec.provider.okta.clientId (${clientId}) is the client ID of the API service app and that the public key ` +
+      `registered on that app (Client Credentials: Public key / Private key) matches the Secret's privateKey (and keyId, if set).`,
+    refine: (refusal) => {
+      switch (refusal.error) {
+        case 'invalid_scope': {
+          const named = scopesNamedIn(refusal.description, scopes);
+          return scopeDenied(named.length > 0 ? named : scopes, refusal.said, err);
+        }
+        case 'invalid_dpop_proof':
+        case 'use_dpop_nonce':
+          return new StallError(
+            'InvalidConfiguration',
+            `Okta requires DPoP for this service app (${refusal.said}), which idpsync does not support; clear "Require Demonstrating ` +
+              `Proof of Possession (DPoP) header in token requests" in the app's General Settings.`,
+          );
+        case 'unauthorized_client':
+          return new StallError(
+            'InvalidCredentials',
+            `Okta refused the client credentials grant (${refusal.said}). Client ${clientId} must be an "API Services" app with the Client Credentials grant.`,
+          );
+        default:
+          return undefined;
       }
-      case 'invalid_dpop_proof':
-      case 'use_dpop_nonce':
-        return new StallError(
-          'InvalidConfiguration',
-          `Okta requires DPoP for this service app (${said}), which idpsync does not support; clear "Require Demonstrating ` +
-            `Proof of Possession (DPoP) header in token requests" in the app's General Settings.`,
-        );
-      case 'unauthorized_client':
-        return new StallError(
-          'InvalidConfiguration',
-          `Okta refused the client credentials grant (${said}). The app must be an "API Services" app with the Client Credentials grant.`,
-        );
-      default:
-        return new StallError('InvalidConfiguration', `Okta token endpoint answered ${err.status}: ${said} (client ${clientId})`);
-    }
-  }
-  const e = err as Error & { code?: string; cause?: { code?: string; message?: string } };
-  if (e?.name === 'TimeoutError' || e?.cause?.code === 'UND_ERR_CONNECT_TIMEOUT') {
-    return new TransientError('Timeout', 'Okta token endpoint timed out', { cause: err });
-  }
-  if (e instanceof oidc.ClientError && e.code === 'OAUTH_RESPONSE_IS_NOT_CONFORM') {
-    return new TransientError('IdpUnavailable', `Okta token endpoint answered with an unexpected status: ${e.message}`, { cause: err });
-  }
-  if (e instanceof oidc.ClientError) {
-    return new TransientError('MalformedResponse', `Okta token endpoint gave an unusable answer: ${e.message}`, { cause: err });
-  }
-  return new TransientError('NetworkError', `Okta token endpoint could not be reached: ${e?.cause?.code ?? e?.cause?.message ?? e?.message ?? String(err)}`, {
-    cause: err,
+    },
   });
 }

@@ -3,7 +3,7 @@ import type { Static } from '@sinclair/typebox';
 import type { OktaSettings as OktaSettingsSchema } from '../../api/v1alpha1/directorysync.js';
 import { StallError } from '../../errors.js';
 import { checkUrlPolicy, IdpHttpClient } from '../http.js';
-import type { DirectorySnapshot, DriverContext, DriverFactory, FetchOptions, ProviderDriver, VerifyResult } from '../types.js';
+import { verifyOptions, type DirectorySnapshot, type DriverContext, type DriverFactory, type FetchOptions, type ProviderDriver, type VerifyOptions, type VerifyResult } from '../types.js';
 import { OktaApi, type OktaScope } from './api.js';
 import { ApiTokenAuthorizer, OAuthAuthorizer, type OktaAuthorizer } from './auth.js';
 import { readApp, readOrg } from './directory.js';
@@ -20,7 +20,7 @@ export function scopesFor(settings: Pick<OktaSettings, 'appId'>): OktaScope[] {
   return settings.appId ? ['okta.users.read', 'okta.groups.read', 'okta.apps.read'] : ['okta.users.read', 'okta.groups.read'];
 }
 
-export const createOktaDriver: DriverFactory = (ctx: DriverContext<OktaSettings>): ProviderDriver => new OktaDriver(ctx);
+export const createOktaDriver: DriverFactory<OktaSettings> = (ctx: DriverContext<OktaSettings>): ProviderDriver => new OktaDriver(ctx);
 
 class OktaDriver implements ProviderDriver {
   readonly type = 'okta';
@@ -84,7 +84,11 @@ class OktaDriver implements ProviderDriver {
     }
   }
 
-  verify(signal?: AbortSignal): Promise<VerifyResult> {
-    return verifyOkta(this.api, this.oauth, this.scopes, this.ctx.settings.appId, signal);
+  verify(options?: VerifyOptions | AbortSignal): Promise<VerifyResult> {
+    return verifyOkta(this.api, this.oauth, this.scopes, this.ctx.settings.appId, verifyOptions(options).signal);
+  }
+
+  close(): Promise<void> {
+    return this.http.close();
   }
 }

@@ -49,7 +49,7 @@ describe('Entra driver against the Entra emulator', function () {
     await emulator.start();
   }
 
-  function driver(settings: Record<string, unknown> = {}, credentials?: Record<string, string>, extra: Partial<DriverContext> = {}): ProviderDriver {
+  function driver(settings: Record<string, unknown> = {}, credentials?: Record<string, string>, extra: Partial<Omit<DriverContext, 'settings'>> = {}): ProviderDriver {
     const conn = emulator.connection();
     sleeps = [];
     return createEntraDriver({
@@ -353,7 +353,9 @@ describe('Entra driver against the Entra emulator', function () {
       emulator.faults.rateLimitNext = 2;
       const snapshot = await fetch(driver());
       expect(snapshot.users).to.have.length(1200);
-      expect(sleeps.filter((ms) => ms >= 3000)).to.have.length(2);
+      // Requests refused together share one pause; every pause lasts at least what Retry-After said.
+      expect(sleeps.length).to.be.at.least(1);
+      expect(sleeps.every((ms) => ms >= 3000)).to.equal(true);
       expect(emulator.requests.filter((r) => r.status === 429)).to.have.length(2);
     });
 

@@ -204,7 +204,8 @@ describe('Google Workspace driver against the emulator', function () {
       const snapshot = await driver.fetch({ syncOrgUnits: false });
       expectSameDirectory(snapshot, fixture);
       expect(emulator.requests.filter((r) => r.status === 403)).to.have.length(3);
-      expect(sleeps.length).to.be.at.least(3);
+      // Users and groups were refused together (one pause for both), then the first retry (a second pause).
+      expect(sleeps.length).to.be.at.least(2);
       expect(snapshot.apiCalls).to.equal(emulator.requests.length);
     });
 
@@ -297,7 +298,7 @@ describe('Google Workspace driver against the emulator', function () {
   describe('verify', () => {
     it('passes every check with the read-only scopes', async () => {
       const { driver, emulator } = await harness(loadFixture(SEED));
-      const result = await driver.verify(undefined, { syncOrgUnits: true });
+      const result = await driver.verify({ syncOrgUnits: true });
       expect(result.ok).to.equal(true);
       expect(result.checks.map((c) => c.name)).to.deep.equal([
         `POST ${emulator.tokenUrl} (jwt-bearer as admin@company.com)`,
@@ -317,10 +318,19 @@ describe('Google Workspace driver against the emulator', function () {
       expect(result.checks).to.have.length(4);
     });
 
+    it('checks the org unit scope on a fresh driver when asked to, before any fetch', async () => {
+      const { driver, emulator } = await harness(loadFixture(SEED));
+      emulator.delegatedScopes.delete(SCOPES.orgUnits);
+      const result = await driver.verify({ syncOrgUnits: true });
+      expect(result.ok).to.equal(false);
+      expect(result.checks[0]).to.include({ ok: false, missing: SCOPES.orgUnits });
+      expect(emulator.requests.filter((r) => r.path.startsWith('/admin'))).to.have.length(0);
+    });
+
     it('names exactly the scope missing from domain-wide delegation', async () => {
       const { driver, emulator } = await harness(loadFixture(SEED));
       emulator.delegatedScopes.delete(SCOPES.groups);
-      const result = await driver.verify(undefined, { syncOrgUnits: true });
+      const result = await driver.verify({ syncOrgUnits: true });
       expect(result.ok).to.equal(false);
       expect(result.checks).to.have.length(1);
       expect(result.checks[0]).to.include({ ok: false, missing: SCOPES.groups });

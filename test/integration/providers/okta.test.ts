@@ -1,7 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
-import { createOktaDriver } from '../../../src/providers/okta/driver.js';
+import { createOktaDriver, type OktaSettings } from '../../../src/providers/okta/driver.js';
 import type { DirectorySnapshot, DriverContext, ProviderDriver } from '../../../src/providers/types.js';
 import { StallError, TransientError } from '../../../src/errors.js';
 import { OktaEmulator } from '../../emulators/okta/emulator.js';
@@ -21,8 +21,8 @@ class FakeClock {
   };
 }
 
-function driverFor(conn: EmulatorConnection, extra: Partial<DriverContext> = {}): ProviderDriver {
-  return createOktaDriver({ settings: conn.settings, credentials: conn.secret, allowInsecureLoopback: true, ...extra });
+function driverFor(conn: EmulatorConnection, extra: Partial<Omit<DriverContext, 'settings'>> = {}): ProviderDriver {
+  return createOktaDriver({ settings: conn.settings as OktaSettings, credentials: conn.secret, allowInsecureLoopback: true, ...extra });
 }
 
 async function rejection(promise: Promise<unknown>): Promise<Error> {

@@ -9,7 +9,7 @@ import {
   userState,
   type SystemUser,
 } from '../../../src/providers/jumpcloud/model.js';
-import { listAll, type Page } from '../../../src/providers/jumpcloud/paging.js';
+import { listAll, type Page } from '../../../src/providers/offset-paging.js';
 import { classifyFor, errorText, permissionFor } from '../../../src/providers/jumpcloud/responses.js';
 
 /** A server over `rows` that answers limit+skip requests, and can change `rows` between requests. */

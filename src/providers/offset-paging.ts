@@ -2,10 +2,11 @@
 //
 // Offset paging over a list that changes between two requests skips or repeats rows: delete a row
 // before the current offset and the next page starts one row late. JumpCloud asks clients to sort
-// by _id, which keeps new rows at the end, but deletions and totals still move. So each page after
-// the first is requested one row early: its first row must be the last row already read. If it is
-// not, or the total changes, or a row repeats, the pass is thrown away and the list read again.
-import { TransientError } from '../../errors.js';
+// by _id and Keycloak orders by username or name, which keeps new rows in place, but deletions and
+// totals still move. So each page after the first is requested one row early: its first row must be
+// the last row already read. If it is not, or the total changes, or a row repeats, the pass is thrown
+// away and the list read again.
+import { TransientError } from '../errors.js';
 
 export interface Page<T> {
   items: T[];
@@ -21,6 +22,8 @@ export interface ListOptions<T> {
   id: (item: T) => string;
   /** For messages, e.g. "GET /api/systemusers". */
   what: string;
+  /** For messages, e.g. "JumpCloud". */
+  idpName?: string;
   /** Whole passes over the list before giving up. Default 3. */
   maxPasses?: number;
 }
@@ -39,7 +42,7 @@ export async function listAll<T>(fetchPage: PageFetcher<T>, options: ListOptions
       if (pass >= maxPasses) {
         throw new TransientError(
           'IdpUnavailable',
-          `JumpCloud: the list from ${options.what} changed while it was being read, ${maxPasses} times in a row (last: ${err.message}); the sync will be retried`,
+          `${options.idpName ?? 'IdP'}: the list from ${options.what} changed while it was being read, ${maxPasses} times in a row (last: ${err.message}); the sync will be retried`,
         );
       }
     }

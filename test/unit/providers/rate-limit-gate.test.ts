@@ -1,0 +1,73 @@
+import { expect } from 'chai';
+import { RateLimitGate } from '../../../src/providers/http.js';
+
+/** A clock that only moves when the gate sleeps; sleeps resolve at once. */
+function harness() {
+  let now = 1_000_000;
+  const sleeps: number[] = [];
+  const gate = new RateLimitGate(
+    () => now,
+    async (ms) => {
+      sleeps.push(ms);
+      now += ms;
+    },
+    () => 0.5,
+    500,
+    60_000,
+  );
+  return { gate, sleeps, advance: (ms: number) => (now += ms) };
+}
+
+describe('rate-limit gate', () => {
+  it('closes for everyone on a rate-limit answer and doubles the pause while the IdP keeps refusing', async () => {
+    const { gate, sleeps } = harness();
+    const a = await gate.admit();
+    const b = await gate.admit();
+    gate.rateLimited(a);
+    // b was sent before the gate closed: its refusal is the same episode, not a new strike.
+    gate.rateLimited(b);
+    const trial = await gate.admit();
+    expect(trial.trial).to.equal(true);
+    expect(sleeps).to.deep.equal([375]); // 500 ms backoff with the jitter at its midpoint
+    gate.rateLimited(trial);
+    const second = await gate.admit();
+    expect(sleeps).to.deep.equal([375, 750]);
+    gate.answered(second, true);
+    const after = await gate.admit();
+    expect(after.trial).to.equal(false);
+  });
+
+  it('lets one request go first after reopening; the others wait for its answer', async () => {
+    const { gate } = harness();
+    gate.rateLimited(await gate.admit());
+    const trial = await gate.admit();
+    expect(trial.trial).to.equal(true);
+    let followerAdmitted = false;
+    const follower = gate.admit().then((a) => {
+      followerAdmitted = true;
+      return a;
+    });
+    await new Promise((r) => setImmediate(r));
+    expect(followerAdmitted).to.equal(false);
+    gate.answered(trial, true);
+    expect((await follower).trial).to.equal(false);
+  });
+
+  it('honours the IdP\'s Retry-After as the pause', async () => {
+    const { gate, sleeps } = harness();
+    gate.rateLimited(await gate.admit(), 7000);
+    await gate.admit();
+    expect(sleeps[0]).to.be.within(7000, 7500);
+  });
+
+  it('stops waiting when the request is aborted', async () => {
+    const { gate } = harness();
+    gate.rateLimited(await gate.admit());
+    await gate.admit(); // the trial, never answered
+    const aborter = new AbortController();
+    const waiting = gate.admit(aborter.signal);
+    aborter.abort(new Error('sync cancelled'));
+    const err = await waiting.then(() => undefined, (e: unknown) => e as Error);
+    expect(err?.message).to.equal('sync cancelled');
+  });
+});
