@@ -84,6 +84,7 @@ const ENDPOINT_FIELDS: [ProviderType, string][] = [
   ['entra', 'loginUrl'],
   ['entra', 'graphUrl'],
   ['jumpcloud', 'baseUrl'],
+  ['keycloak', 'baseUrl'],
 ];
 
 export const Provider = Type.Object(

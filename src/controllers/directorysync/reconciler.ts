@@ -150,7 +150,7 @@ export class DirectorySyncReconciler {
       const cached = this.driverFor(ds, secret.data, secret.resourceVersion);
       driver = cached.driver;
       const idp = idpCaller(secret.data, ds.spec.credentialsRef.name);
-      if (cached.fresh) verify = await this.safeVerify(driver, idp);
+      if (cached.fresh) verify = await this.safeVerify(ds, driver, idp);
       const snapshot = await idp(() =>
         driver!.fetch({ syncOrgUnits: ds.spec.syncOrgUnits ?? false, signal: AbortSignal.any([this.stopping.signal, AbortSignal.timeout(this.deps.fetchTimeoutMs ?? 10 * 60_000)]) }),
       );
@@ -189,7 +189,7 @@ export class DirectorySyncReconciler {
     } catch (err) {
       if (this.stopping.signal.aborted) return { stalled: true };
       const error = classify(err);
-      if (error instanceof StallError && driver && !verify) verify = await this.safeVerify(driver, (fn) => fn());
+      if (error instanceof StallError && driver && !verify) verify = await this.safeVerify(ds, driver, (fn) => fn());
       outcome = { kind: 'failed', error };
       if (error instanceof InternalError) this.deps.log.error('sync failed with an internal error', { directory: key, error: error.message, stack: (err as Error)?.stack });
       else this.deps.log.warn('sync failed', { directory: key, reason: error.reason, error: error.message });
@@ -296,6 +296,7 @@ export class DirectorySyncReconciler {
       allowInsecureLoopback: provider.allowInsecureLoopback,
       now: this.deps.now,
     });
+    if (cached) void closeDriver(cached.driver);
     this.drivers.set(key, { fingerprint, driver });
     return { driver, fresh: true };
   }
@@ -308,9 +309,10 @@ export class DirectorySyncReconciler {
     return { configured: targets.filter((t) => t.secret !== '').length, problems };
   }
 
-  private async safeVerify(driver: ProviderDriver, idp: IdpCaller): Promise<VerifyResult | undefined> {
+  private async safeVerify(ds: DirectorySync, driver: ProviderDriver, idp: IdpCaller): Promise<VerifyResult | undefined> {
     try {
-      return await idp(() => driver.verify(AbortSignal.any([this.stopping.signal, AbortSignal.timeout(60_000)])));
+      const signal = AbortSignal.any([this.stopping.signal, AbortSignal.timeout(60_000)]);
+      return await idp(() => driver.verify({ signal, syncOrgUnits: ds.spec.syncOrgUnits ?? false }));
     } catch (err) {
       this.deps.log.warn('verify failed', { error: describeError(err) });
       return undefined;
@@ -361,9 +363,16 @@ export class DirectorySyncReconciler {
     this.deps.observer?.forgotten?.(namespace, name);
     this.signals.forget(key);
     this.stalledAt.delete(key);
+    const cached = this.drivers.get(key);
+    if (cached) void closeDriver(cached.driver);
     this.drivers.delete(key);
     this.deps.notifier?.forget(key);
   }
+}
+
+/** Releases a replaced driver's connections; a failure to close is of no consequence to anyone. */
+async function closeDriver(driver: ProviderDriver): Promise<void> {
+  await driver.close?.().catch(() => undefined);
 }
 
 type IdpCaller = <T>(call: () => Promise<T>) => Promise<T>;
