@@ -18,6 +18,11 @@ export function cel(...rules: CelRule[]): SchemaOptions {
   return { 'x-kubernetes-validations': rules };
 }
 
+/** CEL rules and the description `kubectl explain` shows, for one schema. */
+export function withDescription(description: string, ...rules: CelRule[]): SchemaOptions {
+  return { ...cel(...rules), description };
+}
+
 const DURATION_PATTERN = "^([0-9]+(\\\\.[0-9]+)?(ms|s|m|h))+$";
 
 /** A Go-style duration; `min` (itself a duration) adds a rule with a message that says why. */

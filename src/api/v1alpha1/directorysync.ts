@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { cel, Condition, Duration, Timestamp, type KindDefinition } from './common.js';
+import { Condition, Duration, Timestamp, withDescription, type KindDefinition } from './common.js';
 import { PolicyRule } from './policy.js';
 
 const Url = (description: string) =>
@@ -104,7 +104,8 @@ export const Provider = Type.Object(
       description: 'Permit plain http:// endpoints on loopback addresses (local emulators only).',
     }),
   },
-  cel(
+  withDescription(
+    'Which identity provider to read, and how to reach it: type names the one settings block that must be set.',
     ...ENDPOINT_FIELDS.map(([block, field]) => ({
       rule: `!has(self.${block}) || !has(self.${block}.${field}) || self.${block}.${field}.startsWith('https://') || (self.allowInsecureLoopback && self.${block}.${field}.matches('^http://(127\\\\.[0-9.]+|localhost|\\\\[::1\\\\])(:[0-9]+)?(/.*)?$'))`,
       message: `provider.${block}.${field} must be an https:// URL; plain http:// is accepted only for a loopback address (127.0.0.1, localhost, [::1]) with provider.allowInsecureLoopback: true`,
@@ -155,12 +156,16 @@ export const GroupFilter = Type.Object(
   { description: 'Which groups to sync. Nesting is still followed through groups that are left out.' },
 );
 
-export const RoleMapping = Type.Object({
-  group: Type.String({ minLength: 1, maxLength: 256, description: 'IdP group name (or id) whose members get the role.' }),
-  role: Type.Union([Type.Literal('Admin'), Type.Literal('User')]),
-});
+export const RoleMapping = Type.Object(
+  {
+    group: Type.String({ minLength: 1, maxLength: 256, description: 'IdP group name (or id) whose members get the role.' }),
+    role: Type.Union([Type.Literal('Admin'), Type.Literal('User')], { description: 'The role written to status.role of those Users.' }),
+  },
+  { description: 'Members of one IdP group (nested members included) get one role.' },
+);
 
-export const DeletionSettings = Type.Object({
+export const DeletionSettings = Type.Object(
+  {
   userRetention: Duration({ default: '720h', description: 'How long a Deleted User is kept for audit before it is removed.' }),
   maxDeletionPercent: Type.Integer({
     minimum: 0,
@@ -177,7 +182,9 @@ export const DeletionSettings = Type.Object({
     default: 'Delete',
     description: 'When this DirectorySync is deleted: Delete its Users and Groups, or Orphan them.',
   }),
-});
+  },
+  { description: 'How people and groups that leave the IdP are removed, and what happens when this DirectorySync is deleted.' },
+);
 
 export const NOTIFICATION_TYPES = [
   'io.idpsync.user.suspended',
@@ -204,7 +211,7 @@ export const Webhook = Type.Object(
     caBundle: Type.Optional(Type.String({ maxLength: 65536, description: 'PEM CA certificates to trust for this endpoint, besides the system roots.' })),
     allowInsecureLoopback: Type.Boolean({ default: false, description: 'Permit plain http:// to loopback addresses (local receivers only).' }),
   },
-  cel({
+  withDescription('An endpoint that receives signed CloudEvents when access is revoked.', {
     rule: "self.url.startsWith('https://') || (self.allowInsecureLoopback && self.url.matches('^http://(localhost|127\\\\.[0-9.]+|\\\\[::1\\\\])(:[0-9]+)?(/.*)?$'))",
     message: 'url must use https:// (plain http:// is only allowed to a loopback address with allowInsecureLoopback: true)',
     fieldPath: '.url',
@@ -224,33 +231,36 @@ export const Notifications = Type.Object(
   { description: 'Revocation notifications for systems outside Kubernetes (VPN gateways, proxies) that must cut sessions at once.' },
 );
 
-export const DirectorySyncSpec = Type.Object({
-  provider: Provider,
-  credentialsRef: CredentialsRef,
-  interval: Duration({
-    default: '5m',
-    min: '1m',
-    minReason: 'every sync reads the whole directory from the IdP; annotate idpsync.io/sync-now for an immediate sync',
-    description: 'Time between syncs, at least 1m (a jitter of up to 10% is added).',
+export const DirectorySyncSpec = Type.Object(
+  {
+    provider: Provider,
+    credentialsRef: CredentialsRef,
+    interval: Duration({
+      default: '5m',
+      min: '1m',
+      minReason: 'every sync reads the whole directory from the IdP; annotate idpsync.io/sync-now for an immediate sync',
+      description: 'Time between syncs, at least 1m (a jitter of up to 10% is added).',
+    }),
+    suspend: Type.Boolean({ default: false, description: 'Stop syncing; existing objects are left as they are.' }),
+    syncOrgUnits: Type.Boolean({ default: false, description: 'Also sync organisational units as Groups of kind OrgUnit.' }),
+    groups: Type.Optional(GroupFilter),
+    roleMappings: Type.Optional(Type.Array(RoleMapping, { maxItems: 64, description: 'Roles given by IdP group membership; Admin wins over User.' })),
+    deletion: Type.Optional(DeletionSettings),
+    policies: Type.Optional(
+      Type.Array(PolicyRule, {
+        maxItems: 64,
+        'x-kubernetes-list-type': 'map',
+        'x-kubernetes-list-map-keys': ['name'],
+        description: 'Policies the operator writes for matching groups: one per rule and Group, owned by the Group.',
+      } as any),
+    ),
+    notifications: Type.Optional(Notifications),
+  },
+  withDescription('Which IdP directory to keep this namespace in step with, how often, and what to do with what it finds.', {
+    rule: "!has(self.credentialsRef.generateKeyPair) || !self.credentialsRef.generateKeyPair || self.provider.type == 'okta'",
+    message: 'credentialsRef.generateKeyPair is only supported for provider.type okta (private_key_jwt)',
   }),
-  suspend: Type.Boolean({ default: false, description: 'Stop syncing; existing objects are left as they are.' }),
-  syncOrgUnits: Type.Boolean({ default: false, description: 'Also sync organisational units as Groups of kind OrgUnit.' }),
-  groups: Type.Optional(GroupFilter),
-  roleMappings: Type.Optional(Type.Array(RoleMapping, { maxItems: 64, description: 'Roles given by IdP group membership; Admin wins over User.' })),
-  deletion: Type.Optional(DeletionSettings),
-  policies: Type.Optional(
-    Type.Array(PolicyRule, {
-      maxItems: 64,
-      'x-kubernetes-list-type': 'map',
-      'x-kubernetes-list-map-keys': ['name'],
-      description: 'Policies the operator writes for matching groups: one per rule and Group, owned by the Group.',
-    } as any),
-  ),
-  notifications: Type.Optional(Notifications),
-}, cel({
-  rule: "!has(self.credentialsRef.generateKeyPair) || !self.credentialsRef.generateKeyPair || self.provider.type == 'okta'",
-  message: 'credentialsRef.generateKeyPair is only supported for provider.type okta (private_key_jwt)',
-}));
+);
 export type DirectorySyncSpec = Static<typeof DirectorySyncSpec>;
 
 const PublicKey = Type.Object({

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { cel, Condition, type KindDefinition } from './common.js';
+import { cel, Condition, withDescription, type KindDefinition } from './common.js';
 
 export const PROTOCOLS = ['TCP', 'UDP', 'ICMP'] as const;
 
@@ -35,7 +35,8 @@ export const Resource = Type.Object(
       Type.Array(Type.Union(PROTOCOLS.map((p) => Type.Literal(p))), { maxItems: 3, description: 'Empty means every protocol.' }),
     ),
   },
-  cel(
+  withDescription(
+    'An address (CIDR, IP or DNS name) with optional ports and protocols.',
     {
       rule: `isCIDR(self.address) || isIP(self.address) || self.address.matches('${DNS_NAME.replace(/\\/g, '\\\\')}')`,
       message: 'address must be a CIDR (10.0.0.0/8), an IP address, or a lower-case DNS name, optionally starting with "*." (e.g. *.corp.example.com)',
@@ -61,14 +62,20 @@ export const GroupSelector = Type.Object(
     idpId: Type.Optional(Type.String({ maxLength: 512, description: 'The group\'s id in the IdP (survives renames).' })),
     directory: Type.Optional(Type.String({ maxLength: 253, description: 'Limit idpName/idpId matching to one DirectorySync.' })),
   },
-  cel({ rule: 'has(self.name) || has(self.idpName) || has(self.idpId)', message: 'group needs one of name, idpName or idpId' }),
+  {
+    ...cel({ rule: 'has(self.name) || has(self.idpName) || has(self.idpId)', message: 'group needs one of name, idpName or idpId' }),
+    description: 'The Group whose members get access: by object name, IdP name or IdP id.',
+  },
 );
 
-export const PolicySpec = Type.Object({
-  description: Type.Optional(Type.String({ maxLength: 1024 })),
-  group: GroupSelector,
-  resources: Type.Array(Resource, { minItems: 1, maxItems: 256 }),
-});
+export const PolicySpec = Type.Object(
+  {
+    description: Type.Optional(Type.String({ maxLength: 1024, description: 'What this access is for, for people.' })),
+    group: GroupSelector,
+    resources: Type.Array(Resource, { minItems: 1, maxItems: 256, description: 'What the Group\'s active members may reach.' }),
+  },
+  { description: 'Grants the active members of one Group access to the listed resources.' },
+);
 export type PolicySpec = Static<typeof PolicySpec>;
 
 /** A rule on a DirectorySync: one Policy per Group that matches. */
@@ -86,13 +93,17 @@ export const PolicyRule = Type.Object(
         patterns: Type.Optional(Type.Array(Type.String(), { maxItems: 64, description: 'Glob patterns on IdP group names.' })),
         ids: Type.Optional(Type.Array(Type.String(), { maxItems: 256, description: 'IdP group ids.' })),
       },
-      cel({ rule: 'has(self.names) || has(self.patterns) || has(self.ids)', message: 'groups needs names, patterns or ids' }),
+      {
+        ...cel({ rule: 'has(self.names) || has(self.patterns) || has(self.ids)', message: 'groups needs names, patterns or ids' }),
+        description: 'Which synced groups get a Policy from this rule: one Policy per matching Group.',
+      },
     ),
-    description: Type.Optional(Type.String({ maxLength: 1024 })),
+    description: Type.Optional(Type.String({ maxLength: 1024, description: 'Copied to each Policy written for this rule.' })),
     // Fewer than a Policy's 256: the apiserver bounds the estimated CEL cost of a whole
     // DirectorySync (rules x resources x ports), and 64 x 32 x 64 stays inside it.
-    resources: Type.Array(Resource, { minItems: 1, maxItems: 32 }),
+    resources: Type.Array(Resource, { minItems: 1, maxItems: 32, description: 'What members of the matching groups may reach.' }),
   },
+  { description: 'A rule that declares Policies: each Group it matches gets one, owned by that Group.' },
 );
 
 export const PolicyStatus = Type.Object({

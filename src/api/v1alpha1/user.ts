@@ -6,12 +6,13 @@ export const ROLES = ['User', 'Admin'] as const;
 
 const Role = Type.Union(ROLES.map((r) => Type.Literal(r)));
 
-export const UserSpec = Type.Object({
+export const UserSpec = Type.Object(
+  {
   directory: Type.String({ description: 'The DirectorySync this person comes from.' }),
   idpId: Type.String({ maxLength: 512, description: 'The IdP\'s id for this person.' }),
   login: Type.String({ maxLength: 512, description: 'Sign-in name, usually an email address.' }),
-  email: Type.Optional(Type.String({ maxLength: 512 })),
-  displayName: Type.Optional(Type.String({ maxLength: 512 })),
+  email: Type.Optional(Type.String({ maxLength: 512, description: 'Primary email address in the IdP (left out when over 512 characters).' })),
+  displayName: Type.Optional(Type.String({ maxLength: 512, description: 'Full name in the IdP (shortened to 512 characters).' })),
   state: Type.Union(USER_STATES.map((s) => Type.Literal(s)), { description: 'Active, Suspended or Deleted (kept for audit).' }),
   idpStatus: Type.Optional(Type.String({ maxLength: 64, description: 'The IdP\'s own word for the state.' })),
   groups: Type.Array(Type.String(), {
@@ -23,7 +24,9 @@ export const UserSpec = Type.Object({
       description: 'Set by an admin to override the role; never changed by the operator.',
     }),
   ),
-});
+  },
+  { description: 'Written by the operator from the IdP, except role. What grants access is groups, and only while state is Active.' },
+);
 export type UserSpec = Static<typeof UserSpec>;
 
 export const REVOCATION_REASONS = ['Suspended', 'Deleted', 'RemovedFromGroups'] as const;
