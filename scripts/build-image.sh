@@ -29,8 +29,7 @@ done
 suite=bookworm
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 security_mirror=${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
-# usr-is-merged: bookworm's merged /usr without the usrmerge conversion tool.
-packages=usr-is-merged,tini,ca-certificates,libstdc++6,libgcc-s1
+packages=tini,ca-certificates,libstdc++6,libgcc-s1
 nonroot_uid=65532
 node_bin=$(readlink -f "${NODE_BIN:-$(command -v node)}")
 npm_dir=${NPM_DIR:-$(npm root -g)/npm}
@@ -78,12 +77,15 @@ build_base() {
   work=$(mktemp -d)
   rootfs="$work/rootfs"
   trap 'rm -rf "$work"' RETURN
+  # The merged-usr hook lays out merged /usr directly, so the usrmerge tool (and Perl) stay out.
   mmdebstrap --quiet --variant=essential --include="$packages" \
+    --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
     --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright' \
     --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/info/*' \
     --dpkgopt='path-exclude=/usr/share/locale/*' \
     "$suite" "$rootfs" \
-    "deb $mirror $suite main" "deb $mirror $suite-updates main" "deb $security_mirror $suite-security main"
+    "deb $mirror $suite main" "deb $mirror $suite-updates main" "deb $security_mirror $suite-security main" \
+    >"$work/mmdebstrap.log" 2>&1 || { cat "$work/mmdebstrap.log" >&2; return 1; }
   install -m 0755 "$node_bin" "$rootfs/usr/local/bin/node"
   if command -v strip >/dev/null; then strip --strip-debug "$rootfs/usr/local/bin/node"; fi
   chroot "$rootfs" /usr/local/bin/node -e 'if (!process.versions.node.startsWith("20.")) process.exit(1)'
@@ -122,6 +124,10 @@ fi
 if ! image_exists "$build_base_image"; then
   build_npm_layer
 fi
+# Bases built from older inputs are never used again.
+bah images --format '{{.Name}}:{{.Tag}}' | grep -E '^localhost/idpsync-(build-)?base:' |
+  grep -v -x -F -e "$base_image" -e "$build_base_image" -e localhost/idpsync-base:latest -e localhost/idpsync-build-base:latest |
+  xargs -r buildah --storage-driver "$STORAGE_DRIVER" rmi >/dev/null || true
 bah tag "$base_image" localhost/idpsync-base:latest
 bah tag "$build_base_image" localhost/idpsync-build-base:latest
 
