@@ -21,7 +21,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --tag) tag="$2"; shift 2 ;;
     --oci-archive) oci_archive="$2"; shift 2 ;;
-    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,/^set /p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "build-image: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -76,8 +76,8 @@ build_base() {
   local work rootfs ctr mnt
   work=$(mktemp -d)
   rootfs="$work/rootfs"
-  trap 'rm -rf "$work"' RETURN
-  # The merged-usr hook lays out merged /usr directly, so the usrmerge tool (and Perl) stay out.
+  trap 'rm -rf "$work"; trap - RETURN' RETURN
+  # The merged-usr hook lays out merged /usr directly, so the usrmerge tool and full Perl stay out.
   mmdebstrap --quiet --variant=essential --include="$packages" \
     --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
     --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright' \
@@ -142,7 +142,7 @@ log "building $tag (storage driver $STORAGE_DRIVER)"
 bah bud "${secret_args[@]}" --quiet --layers --pull=never --network host \
   --build-arg BASE_IMAGE="$base_image" --build-arg BUILD_IMAGE="$build_base_image" \
   --build-arg VERSION="$version" --build-arg REVISION="$revision" --build-arg CREATED="$created" \
-  -f Dockerfile -t "$tag" . >/dev/null
+  -f Dockerfile -t "$tag" . >&2
 log "built $tag in $(elapsed): $(bah images --format '{{.Size}}' "$tag")"
 
 if [ -n "$oci_archive" ]; then

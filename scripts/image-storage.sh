@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by build-image.sh and test-image.sh: the containers-storage driver both use. overlay where
 # the kernel mounts it here; vfs otherwise (works anywhere, but copies every layer, several times slower).
 # Set STORAGE_DRIVER to choose. Builds always use chroot isolation, which needs no user namespaces.
