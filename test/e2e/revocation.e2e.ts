@@ -4,7 +4,7 @@
 // and one object the apiserver refuses never holds back the rest of the directory.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import { AdmissionregistrationV1Api, CoreV1Api, EventsV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { AdmissionregistrationV1Api, CoreV1Api, EventsV1Api } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { GoogleWorkspaceEmulator } from '../emulators/google/emulator.js';
 import { loadFixture } from '../emulators/fixture.js';
@@ -287,10 +287,9 @@ describe('what grants access is the IdP\'s to say (in-process operator)', functi
     const before = idp.count('/admin/directory/v1/users');
     const core = adminKubeConfig().makeApiClient(CoreV1Api);
     const secretName = (await getDirectory(ns, 'corp')).spec.credentialsRef.name;
-    await core.patchNamespacedSecret(
-      { namespace: ns, name: secretName, body: { metadata: { annotations: { 'example.com/rotated': String(Date.now()) } } } },
-      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-    );
+    const current = await core.readNamespacedSecret({ namespace: ns, name: secretName });
+    current.metadata!.annotations = { ...current.metadata!.annotations, 'example.com/rotated': String(Date.now()) };
+    await core.replaceNamespacedSecret({ namespace: ns, name: secretName, body: current });
     await waitFor(() => idp.count('/admin/directory/v1/users') > before, { timeoutMs: 30_000, what: 'a sync after the Secret changed' });
   });
 });

@@ -36,8 +36,6 @@ export class DirectorySyncController {
   readonly informer: ResilientInformer<DirectorySync>;
   readonly runtime: Controller;
   private readonly handEdits: HandEditWatch;
-  /** Last resourceVersion seen of each directory's credentials Secret. */
-  private readonly secretVersions = new Map<string, string>();
   private secretCheck?: NodeJS.Timeout;
 
   constructor(private readonly opts: ControllerOptions) {
@@ -58,10 +56,7 @@ export class DirectorySyncController {
     this.informer.on('update', (ds, old) => {
       if (trigger(ds) !== trigger(old)) this.runtime.enqueue(objectKey(ds));
     });
-    this.informer.on('delete', (ds) => {
-      this.secretVersions.delete(objectKey(ds));
-      this.runtime.enqueue(objectKey(ds));
-    });
+    this.informer.on('delete', (ds) => this.runtime.enqueue(objectKey(ds)));
     this.handEdits = new HandEditWatch({
       kubeConfig: opts.kubeConfig,
       namespace: opts.namespace,
@@ -88,15 +83,18 @@ export class DirectorySyncController {
     await this.runtime.stop();
   }
 
-  /** A rotated credential takes effect at once rather than at the next interval (or stall recheck). */
+  /**
+   * A rotated credential takes effect at once rather than at the next interval (or stall recheck): the
+   * Secret's version now is compared with the one the last reconcile read. A poll of one GET per
+   * directory, because watching Secrets would need list and watch on every Secret the operator can see.
+   */
   private async checkSecrets(): Promise<void> {
     for (const ds of this.informer.list()) {
       const key = objectKey(ds);
+      const used = this.opts.reconciler.secretVersionUsed(key);
+      if (used === undefined) continue;
       const secret = await this.opts.kube.getSecret(ds.metadata.namespace!, ds.spec.credentialsRef.name).catch(() => undefined);
-      const version = secret?.metadata?.resourceVersion ?? '';
-      const seen = this.secretVersions.get(key);
-      this.secretVersions.set(key, version);
-      if (seen !== undefined && seen !== version) {
+      if (secret && secret.metadata?.resourceVersion !== used) {
         this.opts.logger.info('credentials Secret changed; syncing', { directory: key });
         this.runtime.enqueue(key);
       }

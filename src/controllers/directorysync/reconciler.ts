@@ -82,6 +82,8 @@ export class DirectorySyncReconciler {
   private readonly drivers = new Map<string, CachedDriver>();
   /** What a stalled DirectorySync looked like, so a recheck without changes costs no IdP call. */
   private readonly stalledAt = new Map<string, string>();
+  /** The credentials Secret's resourceVersion each directory's last reconcile read. */
+  private readonly secretVersions = new Map<string, string>();
   /** Aborted by stop(): in-flight IdP calls end at once so the Lease can be released. */
   private readonly stopping = new AbortController();
   readonly signals: RevocationSignals;
@@ -94,6 +96,11 @@ export class DirectorySyncReconciler {
       notifier: deps.notifier,
       log: deps.log,
     });
+  }
+
+  /** The credentials Secret version the last reconcile of a directory read; undefined before the first. */
+  secretVersionUsed(directoryKey: string): string | undefined {
+    return this.secretVersions.get(directoryKey);
   }
 
   /** Cancels IdP calls in flight; reconciles after this return without writing anything. */
@@ -140,6 +147,7 @@ export class DirectorySyncReconciler {
     let signalsDelivered = false;
     try {
       const secret = await this.credentials(ds);
+      this.secretVersions.set(key, secret.resourceVersion);
       publicKey = secret.publicKey;
       const stallFingerprint = fingerprintOf(ds, secret.resourceVersion);
       if (this.stalledAt.get(key) === stallFingerprint && handledSyncAt === undefined) {
@@ -272,6 +280,8 @@ export class DirectorySyncReconciler {
       secret = await this.deps.kube.getSecret(namespace, ref.name);
     }
     if (!secret) {
+      // Remembered as no version at all, so the Secret's creation starts a sync (see secretVersionUsed).
+      this.secretVersions.set(`${namespace}/${name}`, '');
       throw new StallError('SecretNotFound', `Secret ${namespace}/${ref.name} named in spec.credentialsRef does not exist`);
     }
     const data = secretData(secret);
@@ -362,6 +372,7 @@ export class DirectorySyncReconciler {
     const [namespace, name] = key.split('/');
     this.deps.observer?.forgotten?.(namespace, name);
     this.signals.forget(key);
+    this.secretVersions.delete(key);
     this.stalledAt.delete(key);
     const cached = this.drivers.get(key);
     if (cached) void closeDriver(cached.driver);
