@@ -91,7 +91,7 @@ async function main(): Promise<void> {
   ${kubectlBin} describe directorysync google-demo -n ${NAMESPACE}
   ${kubectlBin} get users -n ${NAMESPACE} -o wide
   ${kubectlBin} describe idppolicy everyone-dashboards -n ${NAMESPACE}
-  npx tsx src/cli/main.ts access --resource 10.20.1.1 --port 5432 -n ${NAMESPACE} --kubeconfig ${kubeconfigPath}
+  npx idpsync access --resource 10.20.1.1 --port 5432 -n ${NAMESPACE} --kubeconfig ${kubeconfigPath}
   ${kubectlBin} get events -n ${NAMESPACE}
   ${kubectlBin} annotate directorysync okta-demo -n ${NAMESPACE} idpsync.io/sync-now="$(date +%s)" --overwrite
 Press Ctrl-C to stop everything.`);

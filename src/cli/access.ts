@@ -1,6 +1,7 @@
 // `idpsync access`: who can reach what, read from the cluster. Parsing, reading and printing only;
 // the answer comes from src/access.
 import { parseArgs } from 'node:util';
+import { UsageError, parseOrExplain, type Output } from './args.js';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Group, Policy, User } from '../api/v1alpha1/objects.js';
 import { PROTOCOLS } from '../api/v1alpha1/policy.js';
@@ -15,45 +16,44 @@ export type AccessRequest = {
   output: 'table' | 'json';
 } & ({ user: string } | { reach: ReachQuery });
 
-export interface Output {
-  out(text: string): void;
-  err(text: string): void;
-}
+export type { Output } from './args.js';
 
 export function parseAccessArgs(args: string[]): AccessRequest {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      namespace: { type: 'string', short: 'n' },
-      kubeconfig: { type: 'string' },
-      output: { type: 'string', short: 'o', default: 'table' },
-      resource: { type: 'string' },
-      port: { type: 'string' },
-      protocol: { type: 'string' },
-    },
-  });
+  const { values, positionals } = parseOrExplain(() =>
+    parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        namespace: { type: 'string', short: 'n' },
+        kubeconfig: { type: 'string' },
+        output: { type: 'string', short: 'o', default: 'table' },
+        resource: { type: 'string' },
+        port: { type: 'string' },
+        protocol: { type: 'string' },
+      },
+    }),
+  );
   const output = values.output;
-  if (output !== 'table' && output !== 'json') throw new Error(`-o must be table or json, not ${output}`);
+  if (output !== 'table' && output !== 'json') throw new UsageError(`-o must be table or json, not ${output}`);
   const common = { namespace: values.namespace, kubeconfig: values.kubeconfig, output } as const;
 
   if (values.resource === undefined) {
-    if (positionals.length !== 1) throw new Error('access needs one USER (object name, login or email), or --resource ADDRESS');
-    if (values.port !== undefined || values.protocol !== undefined) throw new Error('--port and --protocol go with --resource');
+    if (positionals.length !== 1) throw new UsageError('needs one USER (object name, login or email), or --resource ADDRESS');
+    if (values.port !== undefined || values.protocol !== undefined) throw new UsageError('--port and --protocol go with --resource');
     return { ...common, user: positionals[0] };
   }
-  if (positionals.length > 0) throw new Error('give either a USER or --resource, not both');
-  if (!addressKind(values.resource)) throw new Error(`--resource ${values.resource} is not an IP address, CIDR or DNS name`);
+  if (positionals.length > 0) throw new UsageError('give either a USER or --resource, not both');
+  if (!addressKind(values.resource)) throw new UsageError(`--resource ${values.resource} is not an IP address, CIDR or DNS name`);
   const reach: ReachQuery = { address: values.resource };
   if (values.protocol !== undefined) {
     const protocol = values.protocol.toUpperCase();
-    if (!(PROTOCOLS as readonly string[]).includes(protocol)) throw new Error(`--protocol must be one of ${PROTOCOLS.join(', ')}`);
+    if (!(PROTOCOLS as readonly string[]).includes(protocol)) throw new UsageError(`--protocol must be one of ${PROTOCOLS.join(', ')}`);
     reach.protocol = protocol;
   }
   if (values.port !== undefined) {
     const port = Number(values.port);
-    if (!/^[0-9]{1,5}$/.test(values.port) || port < 1 || port > 65535) throw new Error('--port must be a number from 1 to 65535');
-    if (reach.protocol === 'ICMP') throw new Error('--port cannot be combined with --protocol ICMP');
+    if (!/^[0-9]{1,5}$/.test(values.port) || port < 1 || port > 65535) throw new UsageError('--port must be a number from 1 to 65535');
+    if (reach.protocol === 'ICMP') throw new UsageError('--port cannot be combined with --protocol ICMP');
     reach.port = port;
   }
   return { ...common, reach };

@@ -29,6 +29,7 @@ import { EventRecorder, eventsV1Sink, type Recorder } from '../runtime/events.js
 import { LeaderElector, coordinationLeaseClient, defaultIdentity } from '../runtime/leader.js';
 import { HealthServer } from '../runtime/server.js';
 import { Shutdown } from '../runtime/shutdown.js';
+import { workersRunning } from '../runtime/workqueue.js';
 
 export interface OperatorOptions {
   kubeconfig?: string;
@@ -181,6 +182,7 @@ export async function runOperator(options: OperatorOptions): Promise<void> {
   let running: RunningOperator | undefined;
   server.addReadinessCheck('directorysync-informer', () => !running || running.controller.informer.hasSynced());
   server.addReadinessCheck('policy-informer', () => !running || running.policies.informer.hasSynced());
+  server.addReadinessCheck('workers', workersRunning(() => running && [running.controller.runtime.queue, running.policies.runtime.queue]));
   await server.listen();
 
   const startWork = () => {

@@ -41,11 +41,6 @@ export class Controller {
     await this.workers;
   }
 
-  /** Workers running now (0 before start and after stop). */
-  get running(): number {
-    return this.workers && !this.queue.isShuttingDown() ? this.opts.workers : 0;
-  }
-
   enqueue(key: string): void {
     this.queue.add(key);
   }

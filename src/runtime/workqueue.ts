@@ -201,15 +201,35 @@ export async function runWorkers(
   },
 ): Promise<void> {
   const loop = async () => {
-    for (let key = await queue.get(); key !== undefined; key = await queue.get()) {
-      try {
-        await process(key);
-      } catch (err) {
-        onError(key, err);
-      } finally {
-        queue.done(key);
+    workerLoops.set(queue, runningWorkers(queue) + 1);
+    try {
+      for (let key = await queue.get(); key !== undefined; key = await queue.get()) {
+        try {
+          await process(key);
+        } catch (err) {
+          onError(key, err);
+        } finally {
+          queue.done(key);
+        }
       }
+    } finally {
+      workerLoops.set(queue, runningWorkers(queue) - 1);
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, workers) }, loop));
+}
+
+const workerLoops = new WeakMap<WorkQueue, number>();
+
+/** How many `runWorkers` loops are taking keys from `queue` right now. */
+export function runningWorkers(queue: WorkQueue): number {
+  return workerLoops.get(queue) ?? 0;
+}
+
+/**
+ * A readiness check that passes while every queue `queues()` returns has a worker running; when it
+ * returns undefined (no controller started here, e.g. a replica waiting to lead) there is nothing to check.
+ */
+export function workersRunning(queues: () => WorkQueue[] | undefined): () => boolean {
+  return () => (queues() ?? []).every((queue) => runningWorkers(queue) > 0);
 }

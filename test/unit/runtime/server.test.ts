@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { Counter, Registry } from 'prom-client';
 import { HealthServer } from '../../../src/runtime/server.js';
 import { silentLogger } from '../../../src/runtime/logger.js';
+import { WorkQueue, runWorkers, workersRunning } from '../../../src/runtime/workqueue.js';
 
 describe('runtime/server', () => {
   let server: HealthServer;
@@ -45,6 +46,21 @@ describe('runtime/server', () => {
     res = await fetch(`${base}/readyz`);
     expect(res.status).to.equal(200);
     expect(await res.text()).to.include('readyz check passed');
+  });
+
+  it('/readyz fails while a controller has no worker running', async () => {
+    informersSynced = true;
+    const queue = new WorkQueue();
+    server.addReadinessCheck('workers', workersRunning(() => [queue]));
+    runWorkers(queue, Number('abc'), async () => {});
+    let res = await fetch(`${base}/readyz`);
+    expect(res.status).to.equal(503);
+    expect(await res.text()).to.include('[-]workers failed\nreadyz check failed: workers\n');
+    const running = runWorkers(queue, 1, async () => {});
+    res = await fetch(`${base}/readyz`);
+    expect(res.status).to.equal(200);
+    queue.shutdown();
+    await running;
   });
 
   it('a check that throws or hangs fails', async () => {

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { FakeClock, flushPromises } from '../../../src/runtime/clock.js';
 import { logger } from '../../../src/runtime/logger.js';
 import { registry } from '../../../src/runtime/metrics.js';
-import { WorkQueue, backoffDelay, runWorkers } from '../../../src/runtime/workqueue.js';
+import { WorkQueue, backoffDelay, runWorkers, runningWorkers, workersRunning } from '../../../src/runtime/workqueue.js';
 
 /** Resolves with the value if `p` settles within the current turn of promise continuations, else 'pending'. */
 async function peek<T>(p: Promise<T>): Promise<T | 'pending'> {
@@ -234,6 +234,36 @@ describe('runtime/workqueue', () => {
       await flushPromises();
       expect(seen).to.deep.equal(['bad', 'good']);
       expect(errors).to.deep.equal(['bad:boom']);
+      q.shutdown();
+      await running;
+    });
+
+    it('counts its running loops: as many as asked for, none for a count that is not a number, none after shutdown', async () => {
+      expect(runningWorkers(q)).to.equal(0);
+      const running = runWorkers(q, 3, async () => {});
+      expect(runningWorkers(q)).to.equal(3);
+      const other = new WorkQueue({ clock });
+      const none = runWorkers(other, Number('abc'), async () => {});
+      expect(runningWorkers(other)).to.equal(0);
+      await none;
+      q.shutdown();
+      await running;
+      expect(runningWorkers(q)).to.equal(0);
+    });
+
+    it('workersRunning passes only while every queue has a worker, and with no queues to check', async () => {
+      const other = new WorkQueue({ clock });
+      let queues: WorkQueue[] | undefined = undefined;
+      const ready = workersRunning(() => queues);
+      expect(ready(), 'nothing started here').to.equal(true);
+      queues = [q, other];
+      const running = runWorkers(q, 1, async () => {});
+      expect(ready(), 'one queue has no worker').to.equal(false);
+      const otherRunning = runWorkers(other, 2, async () => {});
+      expect(ready()).to.equal(true);
+      other.shutdown();
+      await otherRunning;
+      expect(ready(), 'after shutdown').to.equal(false);
       q.shutdown();
       await running;
     });

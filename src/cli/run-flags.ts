@@ -1,0 +1,81 @@
+// `idpsync run` flags, checked before anything starts: a typo must stop the operator with a message
+// naming the flag, not start it with no workers or with every log line filtered out.
+import { existsSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { parseArgs } from 'node:util';
+import winston from 'winston';
+import { UsageError, parseOrExplain } from './args.js';
+
+/** The levels the operator's logger knows (winston's npm levels), most severe first. */
+export const LOG_LEVELS: readonly string[] = Object.keys(winston.config.npm.levels);
+
+export interface RunFlags {
+  kubeconfig?: string;
+  namespace?: string;
+  metricsAddress: string;
+  leaderElect: boolean;
+  leaderElectionNamespace?: string;
+  workers: number;
+  logLevel: string;
+}
+
+export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv = process.env): RunFlags {
+  const { values } = parseOrExplain(() =>
+    parseArgs({
+      args,
+      options: {
+        kubeconfig: { type: 'string' },
+        namespace: { type: 'string' },
+        'metrics-bind-address': { type: 'string', default: '0.0.0.0:8080' },
+        'leader-elect': { type: 'boolean', default: false },
+        'leader-election-namespace': { type: 'string' },
+        workers: { type: 'string', default: '2' },
+        'log-level': { type: 'string' },
+      },
+    }),
+  );
+  if (values.kubeconfig !== undefined && !existsSync(values.kubeconfig)) throw new UsageError(`--kubeconfig ${values.kubeconfig}: no such file`);
+  // Runtime components log at LOG_LEVEL whatever --log-level says, so a bad one is refused either way.
+  if (env.LOG_LEVEL !== undefined) logLevelFlag('LOG_LEVEL (from the environment)', env.LOG_LEVEL);
+  return {
+    kubeconfig: values.kubeconfig,
+    namespace: namespaceFlag('--namespace', values.namespace),
+    metricsAddress: hostPortFlag('--metrics-bind-address', values['metrics-bind-address']),
+    leaderElect: values['leader-elect'],
+    leaderElectionNamespace: namespaceFlag('--leader-election-namespace', values['leader-election-namespace']),
+    workers: positiveIntegerFlag('--workers', values.workers),
+    logLevel: values['log-level'] !== undefined ? logLevelFlag('--log-level', values['log-level']) : (env.LOG_LEVEL ?? 'info'),
+  };
+}
+
+export function positiveIntegerFlag(flag: string, value: string): number {
+  if (!/^[0-9]+$/.test(value) || Number(value) < 1 || !Number.isSafeInteger(Number(value))) {
+    throw new UsageError(`${flag} must be a whole number of at least 1, not "${value}"`);
+  }
+  return Number(value);
+}
+
+export function logLevelFlag(flag: string, value: string): string {
+  if (!LOG_LEVELS.includes(value)) throw new UsageError(`${flag} must be one of ${LOG_LEVELS.join(', ')}; not "${value}"`);
+  return value;
+}
+
+const HOSTNAME = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/i;
+
+/** HOST:PORT where HOST is empty (all interfaces), an IPv4 address or a host name, and PORT 0-65535. */
+export function hostPortFlag(flag: string, value: string): string {
+  const match = /^([^:]*):([0-9]{1,5})$/.exec(value);
+  const host = match?.[1];
+  const valid = match && Number(match[2]) <= 65535 && (host === '' || isIP(host!) === 4 || HOSTNAME.test(host!));
+  if (!valid) throw new UsageError(`${flag} must be HOST:PORT with an IPv4 address or host name and a port from 0 to 65535 (e.g. 0.0.0.0:8080 or :8080), not "${value}"`);
+  return value;
+}
+
+const NAMESPACE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+export function namespaceFlag(flag: string, value: string | undefined): string | undefined {
+  if (value !== undefined && !NAMESPACE.test(value)) {
+    throw new UsageError(`${flag} must be a namespace name (lower-case letters, digits and '-', at most 63), not "${value}"`);
+  }
+  return value;
+}
