@@ -83,3 +83,8 @@ export async function pollUntil(check: () => Promise<boolean>, opts: PollOptions
     await new Promise((resolve) => setTimeout(resolve, opts.intervalMs ?? 200));
   }
 }
+
+/** One free TCP port on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  return (await freeLoopbackPorts(1))[0];
+}

@@ -6,13 +6,13 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { OktaEmulator } from '../emulators/okta/emulator.js';
 import { loadFixture } from '../emulators/fixture.js';
 import { newNamespace, operatorKubeconfigPath, waitFor } from './harness/index.js';
 import { createDirectory, users, waitForCondition } from './support/operator.js';
+import { freePort } from '../controlplane/net.js';
 
 const IMAGE = process.env.IDPSYNC_IMAGE;
 const SEED = new URL('../fixtures/seed-example.yaml', import.meta.url).pathname;
@@ -67,13 +67,6 @@ function descendants(pid: number): { pid: number; comm: string }[] {
   return found;
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 (IMAGE ? describe : describe.skip)(`the container image ${IMAGE ?? '(set IDPSYNC_IMAGE)'}`, function () {
   let container: string;

@@ -2,7 +2,6 @@
 // with leader election, health and metrics endpoints, logs on stdout, the finalizer's Delete and
 // Orphan policies, and a clean exit on SIGTERM that releases the Lease.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { expect } from 'chai';
 import { CoordinationV1Api } from '@kubernetes/client-node';
 import { GoogleWorkspaceEmulator } from '../emulators/google/emulator.js';
@@ -10,17 +9,11 @@ import { loadFixture } from '../emulators/fixture.js';
 import { OPERATOR_NAMESPACE, adminKubeConfig, newNamespace, operatorKubeconfigPath, waitFor } from './harness/index.js';
 import { admin, createDirectory, groups, users, waitForCondition } from './support/operator.js';
 import { LABELS, type Policy } from '../../src/api/v1alpha1/index.js';
+import { freePort } from '../controlplane/net.js';
 
 const SEED = new URL('../fixtures/seed-example.yaml', import.meta.url).pathname;
 const CLI = new URL('../../src/cli/main.ts', import.meta.url).pathname;
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function httpStatus(url: string): Promise<number> {
   return fetch(url).then((r) => r.status, () => 0);

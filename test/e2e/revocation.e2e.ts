@@ -3,7 +3,6 @@
 // delivery of its signals, at several points, and a new process then delivers exactly what is owed;
 // and one object the apiserver refuses never holds back the rest of the directory.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { AdmissionregistrationV1Api, CoreV1Api, EventsV1Api } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { GoogleWorkspaceEmulator } from '../emulators/google/emulator.js';
@@ -13,17 +12,11 @@ import { adminKubeConfig, countingKubeConfig, newNamespace, operatorKubeConfig, 
 import type { RecordedRequest } from './harness/proxy.js';
 import { admin, createDirectory, getDirectory, startTestOperator, users, waitForCondition, type TestOperator } from './support/operator.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.js';
+import { freePort } from '../controlplane/net.js';
 
 const SEED = new URL('../fixtures/seed-example.yaml', import.meta.url).pathname;
 const CLI = new URL('../../src/cli/main.ts', import.meta.url).pathname;
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 interface OperatorProcess {
   child: ChildProcess;

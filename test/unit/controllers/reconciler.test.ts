@@ -11,7 +11,7 @@ import { TransientError } from '../../../src/errors.js';
 import type { IdpKind, KubeApi } from '../../../src/kube/client.js';
 import { registerSecret } from '../../../src/runtime/logger.js';
 import { FakeApiError, MemoryKube, type KubeCall } from '../../support/memory-kube.js';
-import { group, snapshot, user } from '../../support/builders.js';
+import { directory, group, snapshot, user } from '../../support/builders.js';
 
 const NS = 'team-a';
 const DIR = 'corp';
@@ -135,14 +135,7 @@ class Rig {
       apiVersion: API_VERSION,
       kind: 'DirectorySync',
       metadata: { name: DIR, namespace: NS, generation: 1, finalizers: [FINALIZER] },
-      spec: {
-        provider: { type: 'okta', okta: { domain: 'example.okta.com', clientId: 'c' }, allowInsecureLoopback: false },
-        credentialsRef: { name: 'okta', generateKeyPair: false },
-        interval: '5m',
-        suspend: false,
-        syncOrgUnits: false,
-        ...spec,
-      },
+      spec: directory(spec).spec,
     });
     this.driver = {
       type: 'okta',
