@@ -5,7 +5,7 @@ import { readRenderInput, render, planToTable, planToYaml } from './render.js';
 import { describeError } from '../errors.js';
 
 const USAGE = `Usage:
-  idpsync run [--kubeconfig FILE] [--namespace NS] [--metrics-bind-address HOST:PORT]
+  idpsync run [--kubeconfig FILE] [--namespace NS] [--metrics-bind-address HOST:PORT] [--scim-bind-address HOST:PORT]
               [--leader-elect] [--leader-election-namespace NS] [--workers N] [--log-level LEVEL]
       Runs the operator. Uses KUBECONFIG, ~/.kube/config or the in-cluster ServiceAccount.
   idpsync render -f FILE [-f FILE ...] [-o yaml|table] [--verify]
@@ -31,6 +31,7 @@ async function main(argv: string[]): Promise<number> {
           kubeconfig: { type: 'string' },
           namespace: { type: 'string' },
           'metrics-bind-address': { type: 'string', default: '0.0.0.0:8080' },
+          'scim-bind-address': { type: 'string' },
           'leader-elect': { type: 'boolean', default: false },
           'leader-election-namespace': { type: 'string' },
           workers: { type: 'string', default: '2' },
@@ -42,6 +43,7 @@ async function main(argv: string[]): Promise<number> {
         kubeconfig: values.kubeconfig,
         namespace: values.namespace,
         metricsAddress: values['metrics-bind-address']!,
+        scimAddress: values['scim-bind-address'],
         leaderElect: values['leader-elect']!,
         leaderElectionNamespace: values['leader-election-namespace'],
         workers: Number(values.workers),
