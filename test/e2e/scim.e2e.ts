@@ -1,0 +1,109 @@
+// SCIM push on the real control plane: an Entra-style client provisions users and a nested group through
+// the operator's SCIM server, then disables one user; the same decide() path as a pull sync suspends the
+// User, takes it out of every Group and records the revocation, within seconds of the PATCH.
+import { EventsV1Api } from '@kubernetes/client-node';
+import { expect } from 'chai';
+import type { User } from '../../src/api/v1alpha1/index.js';
+import { adminKubeConfig, newNamespace, waitFor } from './harness/index.js';
+import { admin, membersByGroup, startTestOperator, users, waitForCondition, type TestOperator } from './support/operator.js';
+
+const PATCH = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
+const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
+
+describe('SCIM push (Entra-style client)', function () {
+  let op: TestOperator;
+  let ns: string;
+  let base: string;
+  let token: string;
+
+  const scim = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(base + path, {
+      method,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/scim+json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : undefined };
+  };
+
+  before(async () => {
+    op = await startTestOperator({ scimAddress: '127.0.0.1:0' });
+    const port = await op.operator.scim!.listening;
+    ns = await newNamespace('scim');
+    await admin().apply('DirectorySync', {
+      metadata: { name: 'corp', namespace: ns },
+      spec: { provider: { type: 'scim', scim: {} }, credentialsRef: { name: 'corp-scim-token' }, interval: '1h' },
+    });
+    const secret = await waitFor(() => admin().getSecret(ns, 'corp-scim-token'), { timeoutMs: 30_000, intervalMs: 200, what: 'the generated SCIM token Secret' });
+    token = Buffer.from(secret.data!.token, 'base64').toString('utf8');
+    base = `http://127.0.0.1:${port}/scim/v2/${ns}/corp`;
+    await waitForCondition(ns, 'corp', 'Ready', 'True');
+  });
+  after(() => op?.stop());
+
+  it('provisions users and a nested group, then a disabled user is suspended and revoked within seconds', async () => {
+    expect((await scim('GET', '/Users?filter=' + encodeURIComponent('userName eq "0b5c4a52-probe"'))).body.totalResults).to.equal(0);
+    const ids: Record<string, string> = {};
+    for (const login of ['ada@example.com', 'bob@example.com', 'cy@example.com']) {
+      const res = await scim('POST', '/Users', {
+        schemas: ['urn:ietf:params:scim:schemas:core:2.0:User', ENTERPRISE],
+        externalId: login.split('@')[0],
+        userName: login,
+        active: true,
+        emails: [{ primary: true, type: 'work', value: login }],
+        name: { givenName: login.split('@')[0], familyName: 'Example' },
+        [ENTERPRISE]: { department: 'R&D', manager: null },
+      });
+      expect(res.status).to.equal(201);
+      ids[login] = res.body.id;
+    }
+    const eng = await scim('POST', '/Groups', { displayName: 'Engineering', externalId: 'eng', members: [] });
+    const all = await scim('POST', '/Groups', { displayName: 'Everyone', externalId: 'all', members: [] });
+    await scim('PATCH', `/Groups/${eng.body.id}`, {
+      schemas: [PATCH],
+      Operations: [{ op: 'Add', path: 'members', value: [{ $ref: null, value: ids['ada@example.com'] }, { $ref: null, value: ids['bob@example.com'] }] }],
+    });
+    await scim('PATCH', `/Groups/${all.body.id}`, {
+      schemas: [PATCH],
+      Operations: [{ op: 'Add', path: 'members', value: [{ value: eng.body.id }, { value: ids['cy@example.com'] }] }],
+    });
+
+    await waitFor(
+      async () => {
+        const groups = await membersByGroup(ns);
+        return groups.Everyone?.length === 3 && groups.Engineering?.length === 2 ? groups : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 200, what: 'Users and flattened Groups written from the SCIM pushes' },
+    );
+    expect(await membersByGroup(ns)).to.deep.equal({
+      Engineering: ['ada@example.com', 'bob@example.com'],
+      Everyone: ['ada@example.com', 'bob@example.com', 'cy@example.com'],
+    });
+
+    const disabledAt = Date.now();
+    const patched = await scim('PATCH', `/Users/${ids['ada@example.com']}`, { schemas: [PATCH], Operations: [{ op: 'Replace', path: 'active', value: 'False' }] });
+    expect(patched.status).to.equal(200);
+    const ada = await waitFor(
+      async () => {
+        const u = (await users(ns)).find((x: User) => x.spec.login === 'ada@example.com');
+        return u?.spec.state === 'Suspended' && u.status?.revocations?.length ? u : undefined;
+      },
+      { timeoutMs: 15_000, intervalMs: 100, what: 'ada Suspended with a revocation record' },
+    );
+    const elapsedMs = Date.now() - disabledAt;
+    console.log(`      PATCH active "False" → User Suspended with its revocation record in ${elapsedMs} ms`);
+    expect(elapsedMs).to.be.below(10_000);
+    expect(ada.spec.groups).to.deep.equal([]);
+    expect(ada.status!.revocations!.at(-1)!.reason).to.equal('Suspended');
+    expect(ada.status!.revocations!.at(-1)!.groups.length).to.equal(2);
+    expect(await membersByGroup(ns)).to.deep.equal({ Engineering: ['bob@example.com'], Everyone: ['bob@example.com', 'cy@example.com'] });
+    const event = await waitFor(
+      async () => {
+        const list = await adminKubeConfig().makeApiClient(EventsV1Api).listNamespacedEvent({ namespace: ns, fieldSelector: `regarding.name=${ada.metadata.name}` });
+        return list.items.find((e) => e.reason === 'UserSuspended');
+      },
+      { timeoutMs: 10_000, intervalMs: 200, what: 'the UserSuspended Event' },
+    );
+    expect(event.type).to.equal('Warning');
+  });
+});
