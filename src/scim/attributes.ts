@@ -82,12 +82,22 @@ export function isExtensionUrn(kind: ResourceKind, key: string): string | undefi
   return EXTENSIONS[kind].find((s) => s.toLowerCase() === key.toLowerCase());
 }
 
+const MULTI_VALUED_SUBS = ['value', 'display', 'type', 'primary', '$ref'];
+/** Sub-attributes of the complex attributes (lower case); others' sub-attributes are not checked. */
+const KNOWN_SUBS: Record<string, Set<string>> = {
+  name: new Set(['formatted', 'familyname', 'givenname', 'middlename', 'honorificprefix', 'honorificsuffix']),
+  meta: new Set(['resourcetype', 'created', 'lastmodified', 'location', 'version']),
+  manager: new Set(['value', '$ref', 'displayname']),
+  addresses: new Set([...MULTI_VALUED_SUBS, 'formatted', 'streetaddress', 'locality', 'region', 'postalcode', 'country']),
+  ...Object.fromEntries(['emails', 'phonenumbers', 'ims', 'photos', 'groups', 'entitlements', 'roles', 'x509certificates', 'members'].map((a) => [a, new Set(MULTI_VALUED_SUBS)])),
+};
+
 /** Whether a filter may name this attribute path. */
 export function isKnownPath(kind: ResourceKind, split: SplitPath): boolean {
-  const first = split.parts[0]?.toLowerCase();
-  if (!first) return false;
-  if (split.extension) return KNOWN_ENTERPRISE.has(first);
-  return KNOWN[kind].has(first);
+  const [first, sub, ...rest] = split.parts.map((p) => p.toLowerCase());
+  if (!first || rest.length > 0) return false;
+  if (!(split.extension ? KNOWN_ENTERPRISE : KNOWN[kind]).has(first)) return false;
+  return sub === undefined || !KNOWN_SUBS[first] || KNOWN_SUBS[first].has(sub);
 }
 
 /** The object an attribute path starts from: the resource, or its extension object (created when asked). */
