@@ -6,6 +6,7 @@ import type { KubeClient } from '../kube/client.js';
 import type { ScimBackend } from '../providers/scim/driver.js';
 import type { ResilientInformer } from '../runtime/informer.js';
 import type { Logger } from '../runtime/logger.js';
+import { directoryOwnerRef } from '../controllers/owners.js';
 import { isScimDirectory, ScimDirectories } from './directories.js';
 import { ScimServer } from './server.js';
 import { ScimStore } from './store.js';
@@ -32,7 +33,13 @@ export interface RunningScim {
 }
 
 export function startScim(opts: StartScimOptions): RunningScim {
-  const store = new ScimStore({ kube: opts.kube, directoryOwner: opts.directoryOwner });
+  // The owner of a store Secret comes from the informer's cache when it can: one apiserver call less per write.
+  const directoryOwner = async (namespace: string, name: string) => {
+    const cached = opts.informer()?.get(namespace, name);
+    if (cached?.metadata.uid && !cached.metadata.deletionTimestamp) return directoryOwnerRef(cached);
+    return opts.directoryOwner(namespace, name);
+  };
+  const store = new ScimStore({ kube: opts.kube, directoryOwner });
   const tokens = new TokenStore(opts.kube);
   const directories = new ScimDirectories({
     tokens,

@@ -106,7 +106,7 @@ export class ScimServer {
 
   private async route(req: IncomingMessage): Promise<Reply> {
     const url = new URL(req.url ?? '/', 'http://scim.invalid');
-    const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    const parts = url.pathname.split('/').filter(Boolean).map(decodePart);
     if (parts[0] !== 'scim' || parts[1] !== 'v2' || parts.length < 4) throw new ScimError(404, 'SCIM endpoints are at /scim/v2/<namespace>/<directory>/…');
     const dir = { namespace: parts[2], name: parts[3] };
     await this.authenticate(dir, req.headers.authorization);
@@ -283,6 +283,14 @@ function discoveryList(items: Json[], id: string | undefined): Json {
   const found = items.find((item) => String(item.id).toLowerCase() === id.toLowerCase());
   if (!found) throw new ScimError(404, `${id} not found`);
   return found;
+}
+
+function decodePart(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw new ScimError(404, 'no such endpoint');
+  }
 }
 
 function integerParam(params: URLSearchParams, name: string): number | undefined {

@@ -1,8 +1,8 @@
 // Where pushed SCIM resources live: one Secret per DirectorySync (they are personal data), `<name>-scim-store`,
 // key `store.json.gz` holding gzipped JSON { version: 1, users: [...], groups: [...] }, owned by the
 // DirectorySync so the garbage collector removes it with the directory. Every write is conditional on the
-// resourceVersion it read (a conflict reads again and re-applies the change) and writes of one directory
-// run one at a time in this process.
+// resourceVersion it read (a conflict reads again and re-applies the change); writes of one directory
+// run one at a time in this process, and changes that arrive meanwhile share the next write.
 //
 // One Secret holds at most 1 MiB: a few thousand typical users compressed. Larger directories are refused
 // with 413 rather than silently truncated (spreading the store over several Secrets is not built yet).
@@ -56,9 +56,16 @@ export interface ScimStoreOptions {
   maxBytes?: number;
 }
 
+interface PendingChange {
+  change: (doc: ScimDocument) => { doc: ScimDocument; result: unknown };
+  resolve: (result: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
 export class ScimStore {
-  private readonly queues = new Map<string, Promise<unknown>>();
-  /** The last decoded document per directory, by the resourceVersion it came from: reads skip the gunzip. */
+  /** Changes waiting for the next write, per directory; a directory with an entry has a flush running. */
+  private readonly pending = new Map<string, PendingChange[]>();
+  /** The last document read or written per directory, with its resourceVersion (writes start from it optimistically). */
   private readonly decoded = new Map<string, { version: string; doc: ScimDocument }>();
 
   constructor(private readonly opts: ScimStoreOptions) {}
@@ -84,35 +91,74 @@ export class ScimStore {
   }
 
   /**
-   * Runs `change` on the current document and stores what it returns; serialised per directory and
-   * retried on a resourceVersion conflict (the change runs again on the fresh document).
+   * Runs `change` on the current document and stores what it returns. Changes of one directory that
+   * arrive while a write is in flight are applied together in the next write (one apiserver round trip
+   * for many client requests); a change that throws is left out and rejects alone. A resourceVersion
+   * conflict reads the Secret again and re-applies the changes to it.
    */
-  async update<T>(namespace: string, name: string, change: (doc: ScimDocument) => { doc: ScimDocument; result: T }): Promise<T> {
+  update<T>(namespace: string, name: string, change: (doc: ScimDocument) => { doc: ScimDocument; result: T }): Promise<T> {
     const key = `${namespace}/${name}`;
-    const previous = this.queues.get(key) ?? Promise.resolve();
-    const run = previous.catch(() => undefined).then(() => this.updateNow(namespace, name, change));
-    this.queues.set(key, run);
-    try {
-      return await run;
-    } finally {
-      if (this.queues.get(key) === run) this.queues.delete(key);
+    return new Promise<T>((resolve, reject) => {
+      const entry: PendingChange = { change, resolve: resolve as (r: unknown) => void, reject };
+      const queue = this.pending.get(key);
+      if (queue) {
+        queue.push(entry);
+        return;
+      }
+      this.pending.set(key, [entry]);
+      void this.flush(namespace, name);
+    });
+  }
+
+  private async flush(namespace: string, name: string): Promise<void> {
+    const key = `${namespace}/${name}`;
+    for (;;) {
+      const batch = this.pending.get(key) ?? [];
+      if (batch.length === 0) {
+        this.pending.delete(key);
+        return;
+      }
+      this.pending.set(key, []);
+      await this.commit(namespace, name, batch);
     }
   }
 
-  private async updateNow<T>(namespace: string, name: string, change: (doc: ScimDocument) => { doc: ScimDocument; result: T }): Promise<T> {
+  private async commit(namespace: string, name: string, batch: PendingChange[]): Promise<void> {
+    const key = `${namespace}/${name}`;
+    let fresh = false;
     for (let attempt = 1; ; attempt++) {
-      const { doc, version } = await this.load(namespace, name);
-      const { doc: next, result } = change(structuredClone(doc));
-      const bytes = encodeDocument(next);
-      if (bytes.length > (this.opts.maxBytes ?? DEFAULT_STORE_MAX_BYTES)) {
-        throw new ScimError(413, 'the directory has grown beyond what the operator can store (about 900 KiB compressed); the change was not made');
-      }
+      let outcomes: { entry: PendingChange; ok: boolean; value: unknown }[] = [];
       try {
-        await this.write(namespace, name, version, bytes);
-        return result;
+        const { doc, version } = fresh ? await this.load(namespace, name) : (this.decoded.get(key) ?? (await this.load(namespace, name)));
+        let current = doc;
+        outcomes = batch.map((entry) => {
+          try {
+            const { doc: next, result } = entry.change(structuredClone(current));
+            current = next;
+            return { entry, ok: true, value: result };
+          } catch (err) {
+            return { entry, ok: false, value: err };
+          }
+        });
+        if (outcomes.some((o) => o.ok)) {
+          const bytes = encodeDocument(current);
+          if (bytes.length > (this.opts.maxBytes ?? DEFAULT_STORE_MAX_BYTES)) {
+            throw new ScimError(413, 'the directory has grown beyond what the operator can store (about 900 KiB compressed); the change was not made');
+          }
+          const written = await this.write(namespace, name, version, bytes);
+          if (written) this.decoded.set(key, { version: written, doc: current });
+          else this.decoded.delete(key);
+        }
+        for (const o of outcomes) (o.ok ? o.entry.resolve : o.entry.reject)(o.value);
+        return;
       } catch (err) {
-        this.decoded.delete(`${namespace}/${name}`);
-        if (!isConflict(err) || attempt >= 5) throw err;
+        this.decoded.delete(key);
+        if (isConflict(err) && attempt < 5) {
+          fresh = true;
+          continue;
+        }
+        for (const entry of batch) entry.reject(err);
+        return;
       }
     }
   }
@@ -130,7 +176,8 @@ export class ScimStore {
     return { doc, version };
   }
 
-  private async write(namespace: string, name: string, version: string | null, bytes: Buffer): Promise<void> {
+  /** Creates or updates the store; resolves to the new resourceVersion when the apiserver said it. */
+  private async write(namespace: string, name: string, version: string | null, bytes: Buffer): Promise<string | undefined> {
     const owner = await this.opts.directoryOwner(namespace, name);
     if (!owner) throw new ScimError(404, `DirectorySync ${namespace}/${name} does not exist`);
     const labels = { [LABELS.directory]: name, [LABELS.managedBy]: 'idpsync' };
@@ -138,12 +185,13 @@ export class ScimStore {
     if (version === null) {
       // A create that loses a race fails with 409 AlreadyExists, which is retried like a conflict.
       await this.opts.kube.createSecret({ metadata: { name: storeSecretName(name), namespace, labels, ownerReferences: [owner] }, type: STORE_SECRET_TYPE, data });
-      return;
+      return undefined;
     }
-    await this.opts.kube.core.patchNamespacedSecret(
+    const stored = await this.opts.kube.core.patchNamespacedSecret(
       { namespace, name: storeSecretName(name), body: { metadata: { resourceVersion: version, labels, ownerReferences: [owner] }, data } },
       MERGE_PATCH,
     );
+    return stored.metadata?.resourceVersion;
   }
 
   forget(namespace: string, name: string): void {

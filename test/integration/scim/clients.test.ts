@@ -231,4 +231,18 @@ describe('SCIM server driven like real provisioning clients', () => {
     expect([b.status, c.status]).to.deep.equal([201, 201]);
     expect((await snapshot()).users.map((u) => u.login).sort()).to.deep.equal(['a@example.com', 'b@example.com', 'c@example.com']);
   });
+
+  it('shares one store write among requests that arrive together, and a refused one fails alone', async () => {
+    h.secrets.latencyMs = 20;
+    const before = h.secrets.writes;
+    const bodies = Array.from({ length: 20 }, (_, i) => ({ userName: `p${i}@example.com` }));
+    bodies.push({ userName: 'P0@example.com' }); // a duplicate, ignoring case
+    const results = await Promise.all(bodies.map((b) => scim('POST', '/Users', b)));
+    expect(results.filter((r) => r.status === 201)).to.have.length(20);
+    expect(results.filter((r) => r.status === 409)).to.have.length(1);
+    expect((await snapshot()).users).to.have.length(20);
+    const writes = h.secrets.writes - before;
+    console.log(`      21 concurrent POSTs: ${writes} store writes`);
+    expect(writes).to.be.below(20);
+  });
 });

@@ -17,6 +17,8 @@ export class MemorySecrets {
   writes = 0;
   /** Makes the next N patches fail with a conflict, as if another writer got in first. */
   conflictsToInject = 0;
+  /** Time each patch takes, like a round trip to the apiserver. */
+  latencyMs = 0;
 
   async getSecret(namespace: string, name: string): Promise<k8s.V1Secret | undefined> {
     const s = this.secrets.get(`${namespace}/${name}`);
@@ -34,6 +36,7 @@ export class MemorySecrets {
 
   readonly core = {
     patchNamespacedSecret: async (req: { namespace: string; name: string; body: k8s.V1Secret }): Promise<k8s.V1Secret> => {
+      if (this.latencyMs) await new Promise((r) => setTimeout(r, this.latencyMs));
       const key = `${req.namespace}/${req.name}`;
       const current = this.secrets.get(key);
       if (!current) throw httpError(404);
