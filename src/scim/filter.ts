@@ -20,10 +20,23 @@ export function quoteBareValues(text: string): string {
   );
 }
 
+const VALUE = '"(?:[^"\\\\]|\\\\.)*"|[^\\s()\\[\\]]+';
+const SUB_AFTER_VALUE_PATH = new RegExp(`([\\w:.$-]+)\\[([^\\]]*)\\]\\.([\\w$]+)\\s+(?:(pr)\\b|(${OPERATORS})\\s+(${VALUE}))`, 'gi');
+
+/**
+ * `emails[type eq "work"].value eq "x"` (Entra's form) must hold for one and the same element; the parser
+ * would read it as two independent conditions, so it becomes `emails[(type eq "work") and value eq "x"]`.
+ */
+export function foldValuePathSubAttribute(text: string): string {
+  return text.replace(SUB_AFTER_VALUE_PATH, (_whole, attr: string, inner: string, sub: string, pr: string | undefined, op: string | undefined, value: string | undefined) =>
+    pr ? `${attr}[(${inner}) and ${sub} pr]` : `${attr}[(${inner}) and ${sub} ${op} ${value}]`,
+  );
+}
+
 export function parseFilter(kind: ResourceKind, text: string): Matcher {
   let ast: Filter;
   try {
-    ast = parse(quoteBareValues(text.trim()));
+    ast = parse(foldValuePathSubAttribute(quoteBareValues(text.trim())));
   } catch (err) {
     throw new ScimError(400, `the filter cannot be parsed: ${(err as Error).message}`, 'invalidFilter');
   }
