@@ -1,10 +1,12 @@
 // SCIM push on the real control plane: an Entra-style client provisions users and a nested group through
 // the operator's SCIM server, then disables one user; the same decide() path as a pull sync suspends the
 // User, takes it out of every Group and records the revocation, within seconds of the PATCH.
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { EventsV1Api } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import type { User } from '../../src/api/v1alpha1/index.js';
-import { adminKubeConfig, newNamespace, waitFor } from './harness/index.js';
+import { adminKubeConfig, newNamespace, operatorKubeconfigPath, waitFor } from './harness/index.js';
 import { admin, membersByGroup, startTestOperator, users, waitForCondition, type TestOperator } from './support/operator.js';
 
 const PATCH = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
@@ -128,5 +130,48 @@ describe('SCIM push (Entra-style client)', function () {
     // Entra ID needs 25 requests/s; the bar here leaves room for a loaded CI machine.
     expect(rate).to.be.above(15);
     await waitFor(async () => ((await users(ns)).length >= total + 3 ? true : undefined), { timeoutMs: 60_000, intervalMs: 500, what: 'the bulk users written' });
+  });
+});
+
+describe('idpsync run --scim-bind-address', function () {
+  it('serves SCIM from the operator process, and a push becomes a User', async () => {
+    const ns = await newNamespace('scimcli');
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port: free } = probe.address() as { port: number };
+        probe.close(() => resolve(free));
+      });
+    });
+    const cli = new URL('../../src/cli/main.ts', import.meta.url).pathname;
+    const args = ['--import', 'tsx', cli, 'run', '--kubeconfig', await operatorKubeconfigPath(), '--namespace', ns, '--metrics-bind-address', '127.0.0.1:0', '--scim-bind-address', `127.0.0.1:${port}`];
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    try {
+      await admin().apply('DirectorySync', {
+        metadata: { name: 'corp', namespace: ns },
+        spec: { provider: { type: 'scim', scim: {} }, credentialsRef: { name: 'corp-scim-token' }, interval: '1h' },
+      });
+      const secret = await waitFor(() => admin().getSecret(ns, 'corp-scim-token'), { timeoutMs: 60_000, intervalMs: 250, what: 'the token Secret' });
+      const token = Buffer.from(secret.data!.token, 'base64').toString('utf8');
+      const base = `http://127.0.0.1:${port}/scim/v2/${ns}/corp`;
+      expect((await fetch(`${base}/Users`)).status).to.equal(401);
+      const created = await fetch(`${base}/Users`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'user-agent': 'Okta SCIM Client 1.0.0' },
+        body: JSON.stringify({ userName: 'dee@example.com', active: true, password: 'p4ss!', groups: [] }),
+      });
+      expect(created.status).to.equal(201);
+      const user = await waitFor(async () => (await users(ns)).find((u: User) => u.spec.login === 'dee@example.com'), { timeoutMs: 30_000, intervalMs: 200, what: 'the pushed User' });
+      expect(user.spec.state).to.equal('Active');
+    } catch (err) {
+      console.log(output.slice(-3000));
+      throw err;
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
+    }
   });
 });
