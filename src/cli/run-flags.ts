@@ -13,6 +13,8 @@ export interface RunFlags {
   kubeconfig?: string;
   namespace?: string;
   metricsAddress: string;
+  /** Where the SCIM 2.0 server listens; no SCIM server when absent. */
+  scimAddress?: string;
   leaderElect: boolean;
   leaderElectionNamespace?: string;
   workers: number;
@@ -27,6 +29,7 @@ export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv = process.en
         kubeconfig: { type: 'string' },
         namespace: { type: 'string' },
         'metrics-bind-address': { type: 'string', default: '0.0.0.0:8080' },
+        'scim-bind-address': { type: 'string' },
         'leader-elect': { type: 'boolean', default: false },
         'leader-election-namespace': { type: 'string' },
         workers: { type: 'string', default: '2' },
@@ -41,6 +44,7 @@ export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv = process.en
     kubeconfig: values.kubeconfig,
     namespace: namespaceFlag('--namespace', values.namespace),
     metricsAddress: hostPortFlag('--metrics-bind-address', values['metrics-bind-address']),
+    ...(values['scim-bind-address'] !== undefined ? { scimAddress: hostPortFlag('--scim-bind-address', values['scim-bind-address']) } : {}),
     leaderElect: values['leader-elect'],
     leaderElectionNamespace: namespaceFlag('--leader-election-namespace', values['leader-election-namespace']),
     workers: positiveIntegerFlag('--workers', values.workers),

@@ -2,7 +2,7 @@
 // endpoints, leader election and graceful shutdown.
 import * as k8s from '@kubernetes/client-node';
 import { KubeClient } from '../kube/client.js';
-import { DRIVERS } from '../providers/registry.js';
+import { DRIVERS, driversWithScim } from '../providers/registry.js';
 import { createLogger, registerSecret, type Logger } from '../runtime/logger.js';
 import {
   idpApiCallsTotal,
@@ -30,6 +30,7 @@ import { LeaderElector, coordinationLeaseClient, defaultIdentity } from '../runt
 import { HealthServer } from '../runtime/server.js';
 import { Shutdown } from '../runtime/shutdown.js';
 import { workersRunning } from '../runtime/workqueue.js';
+import { startScim, type RunningScim } from '../scim/operator.js';
 
 export interface OperatorOptions {
   kubeconfig?: string;
@@ -49,6 +50,8 @@ export interface OperatorOptions {
   webhookBackoffMs?: { base: number; max: number };
   /** How often each credentials Secret is checked for rotation; default 30 s (tests shorten it). */
   secretCheckMs?: number;
+  /** HOST:PORT for the SCIM server that IdPs push to; no SCIM server when absent. */
+  scimAddress?: string;
 }
 
 export interface RunningOperator {
@@ -56,6 +59,8 @@ export interface RunningOperator {
   reconciler: DirectorySyncReconciler;
   policies: PolicyController;
   notifier: Notifier;
+  /** The SCIM server, when scimAddress was given. */
+  scim?: RunningScim;
   stop(): Promise<void>;
 }
 
@@ -113,18 +118,19 @@ export function startOperator(options: OperatorOptions & { events: EventSink }):
   const logger = options.logger ?? createLogger({ level: options.logLevel ?? 'info' });
   const kube = new KubeClient(kubeConfig, (kind, verb) => kubeWritesTotal.inc({ kind, verb }));
   const now = options.now ?? Date.now;
+  const outboxOwner = async (namespace: string, name: string) => {
+    const ds = await kube.get<DirectorySync>('DirectorySync', namespace, name);
+    return ds && !ds.metadata.deletionTimestamp ? directoryOwnerRef(ds) : undefined;
+  };
   // Pending revocation events are kept in a Secret per DirectorySync, so a restart or a new leader delivers them.
   const outbox = new SecretOutboxStore({
     kube,
     log: logger,
     countWrite: (kind, verb) => kubeWritesTotal.inc({ kind, verb }),
-    directoryOwner: async (namespace, name) => {
-      const ds = await kube.get<DirectorySync>('DirectorySync', namespace, name);
-      return ds && !ds.metadata.deletionTimestamp ? directoryOwnerRef(ds) : undefined;
-    },
+    directoryOwner: outboxOwner,
   });
   // Deliveries are struck from the User's revocation record; the reconciler that owns the records is made below.
-  const late: { reconciler?: DirectorySyncReconciler } = {};
+  const late: { reconciler?: DirectorySyncReconciler; controller?: DirectorySyncController } = {};
   const notifier = new Notifier({
     now,
     log: logger,
@@ -139,11 +145,22 @@ export function startOperator(options: OperatorOptions & { events: EventSink }):
       );
     },
   });
+  // SCIM pushes land in a store the scim driver reads; each write asks for a reconcile of its directory.
+  const scim = options.scimAddress
+    ? startScim({
+        address: options.scimAddress,
+        kube,
+        log: logger,
+        directoryOwner: outboxOwner,
+        informer: () => late.controller?.informer,
+        enqueue: (key) => late.controller?.runtime.enqueue(key),
+      })
+    : undefined;
   const policyReconciler = new PolicyReconciler({ kube, events: options.events, now });
   const policies = new PolicyController({ kubeConfig, kube, reconciler: policyReconciler, logger, namespace: options.namespace, workers: options.workers, notifier, now });
   const reconciler = new DirectorySyncReconciler({
     kube,
-    drivers: DRIVERS,
+    drivers: scim ? driversWithScim(scim.backend) : DRIVERS,
     events: options.events,
     log: logger,
     now,
@@ -155,6 +172,8 @@ export function startOperator(options: OperatorOptions & { events: EventSink }):
   });
   late.reconciler = reconciler;
   const controller = new DirectorySyncController({ kubeConfig, kube, reconciler, logger, namespace: options.namespace, workers: options.workers, secretCheckMs: options.secretCheckMs });
+  late.controller = controller;
+  scim?.watch(controller.informer);
   controller.start();
   policies.start();
   return {
@@ -162,7 +181,9 @@ export function startOperator(options: OperatorOptions & { events: EventSink }):
     reconciler,
     policies,
     notifier,
+    scim,
     stop: async () => {
+      await scim?.stop();
       reconciler.stop();
       await Promise.all([controller.stop(), policies.stop()]);
       await notifier.stop();
@@ -187,6 +208,10 @@ export async function runOperator(options: OperatorOptions): Promise<void> {
 
   const startWork = () => {
     running = startOperator({ ...options, kubeConfig, logger, events: recorderSink(recorder) });
+    running.scim?.listening.catch((err) => {
+      logger.error('cannot serve SCIM', { address: options.scimAddress, error: String(err) });
+      process.exit(1);
+    });
     logger.info('controller started', { identity, namespace: options.namespace ?? '(all)' });
   };
   let elector: LeaderElector | undefined;

@@ -208,9 +208,11 @@ export function decide(input: DecideInput): Plan {
   }
 
   // The mass-deletion guard: vanished users and groups are held back when too many go at once.
+  // Not for SCIM: there every deletion is a DELETE the IdP sent on purpose, not a partial read.
+  const guarded = spec.provider.type !== 'scim';
   const liveUsers = input.existingUsers.filter((u) => u.spec.state !== 'Deleted').length;
-  const holdUsers = exceedsGuard(newlyDeleted.length, liveUsers, deletion);
-  const holdGroups = exceedsGuard(goneGroups.length, input.existingGroups.length, deletion);
+  const holdUsers = guarded && exceedsGuard(newlyDeleted.length, liveUsers, deletion);
+  const holdGroups = guarded && exceedsGuard(goneGroups.length, input.existingGroups.length, deletion);
   const heldNames = [...(holdUsers ? newlyDeleted.map((d) => d.user.metadata.name!) : []), ...(holdGroups ? goneGroups.map((g) => g.name) : [])].sort();
   const token = heldNames.length ? shortHash(...heldNames) : '';
   const approved = token !== '' && directory.annotations[ANNOTATIONS.approveDeletions] === token;

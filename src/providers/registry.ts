@@ -9,6 +9,7 @@ import {
   JumpCloudSettings,
   KeycloakSettings,
   OktaSettings,
+  ScimSettings,
   type ProviderType,
 } from '../api/v1alpha1/directorysync.js';
 import { StallError } from '../errors.js';
@@ -18,6 +19,7 @@ import { createOktaDriver } from './okta/driver.js';
 import { createJumpCloudDriver } from './jumpcloud/driver.js';
 import { createEntraDriver } from './entra/driver.js';
 import { createKeycloakDriver } from './keycloak/driver.js';
+import { createScimDriver, createScimDriverFactory, type ScimBackend } from './scim/driver.js';
 
 /** The settings type each driver reads, by provider type. */
 export interface ProviderSettings {
@@ -26,6 +28,7 @@ export interface ProviderSettings {
   entra: Parameters<typeof createEntraDriver>[0]['settings'];
   jumpcloud: Parameters<typeof createJumpCloudDriver>[0]['settings'];
   keycloak: Parameters<typeof createKeycloakDriver>[0]['settings'];
+  scim: Parameters<typeof createScimDriver>[0]['settings'];
 }
 
 type TypedFactories = { [K in ProviderType]: { schema: TObject; create: DriverFactory<ProviderSettings[K]> } };
@@ -36,6 +39,7 @@ const FACTORIES: TypedFactories = {
   entra: { schema: EntraSettings, create: createEntraDriver },
   jumpcloud: { schema: JumpCloudSettings, create: createJumpCloudDriver },
   keycloak: { schema: KeycloakSettings, create: createKeycloakDriver },
+  scim: { schema: ScimSettings, create: createScimDriver },
 };
 
 /** Applies the schema's defaults and checks the block; a block that does not fit stalls with the field it fails on. */
@@ -49,11 +53,16 @@ export function checkSettings<K extends ProviderType>(type: K, schema: TObject, 
   return settings as ProviderSettings[K];
 }
 
-function checked<K extends ProviderType>(type: K): DriverFactory {
-  const { schema, create } = FACTORIES[type] as { schema: TObject; create: DriverFactory<ProviderSettings[K]> };
+function checked<K extends ProviderType>(type: K, create: DriverFactory<ProviderSettings[K]> = FACTORIES[type].create as DriverFactory<ProviderSettings[K]>): DriverFactory {
+  const { schema } = FACTORIES[type];
   return (ctx: DriverContext) => create({ ...ctx, settings: checkSettings(type, schema, ctx.settings) });
 }
 
 export const DRIVERS: Record<string, DriverFactory> = Object.fromEntries(
   (Object.keys(FACTORIES) as ProviderType[]).map((type) => [type, checked(type)]),
 );
+
+/** The drivers with scim reading from a running SCIM server's store (the default scim driver stalls without one). */
+export function driversWithScim(backend: ScimBackend): Record<string, DriverFactory> {
+  return { ...DRIVERS, scim: checked('scim', createScimDriverFactory(backend)) };
+}

@@ -73,7 +73,15 @@ export const KeycloakSettings = Type.Object(
   { description: 'Keycloak: client credentials of a service account with realm-management view-users and query-groups. Secret key "clientSecret".' },
 );
 
-export const PROVIDER_TYPES = ['okta', 'googleWorkspace', 'entra', 'jumpcloud', 'keycloak'] as const;
+export const ScimSettings = Type.Object(
+  {},
+  {
+    description:
+      'SCIM 2.0 push: the IdP provisions users and groups to the operator\'s SCIM server at /scim/v2/<namespace>/<name>. credentialsRef names the bearer-token Secret, which the operator creates as <name>-scim-token (key "token"; "previousToken" is also accepted during a rotation).',
+  },
+);
+
+export const PROVIDER_TYPES = ['okta', 'googleWorkspace', 'entra', 'jumpcloud', 'keycloak', 'scim'] as const;
 export type ProviderType = (typeof PROVIDER_TYPES)[number];
 
 /** Every URL setting that overrides where the operator sends credentials. */
@@ -98,6 +106,7 @@ export const Provider = Type.Object(
     entra: Type.Optional(EntraSettings),
     jumpcloud: Type.Optional(JumpCloudSettings),
     keycloak: Type.Optional(KeycloakSettings),
+    scim: Type.Optional(ScimSettings),
     caBundle: Type.Optional(Type.String({ maxLength: 65536, description: 'PEM CA certificates to trust for the IdP, besides the system roots.' })),
     allowInsecureLoopback: Type.Boolean({
       default: false,

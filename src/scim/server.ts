@@ -1,0 +1,320 @@
+// The SCIM 2.0 HTTP server (RFC 7644) that identity providers push users and groups to. One base URL per
+// DirectorySync: /scim/v2/<namespace>/<name>; each checks the bearer token against that directory's own
+// Secret. Successful writes go to the directory's store and then ask for a reconcile of that directory.
+// Plain HTTP: terminate TLS in front of it (see docs/providers/scim.md).
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from '../runtime/logger.js';
+import { getAttr, type Json, type ResourceKind } from './attributes.js';
+import type { DirectoryRef, ScimDirectories } from './directories.js';
+import { listResponse, MAX_RESULTS, resourceTypes, schemas, serviceProviderConfig } from './discovery.js';
+import { ScimError } from './errors.js';
+import { parseFilter } from './filter.js';
+import { applyPatch, operationsOf } from './patch.js';
+import { build, present, projectionFrom, type StoredResource } from './resources.js';
+import type { ScimDocument, ScimStore } from './store.js';
+import { tokenMatches, type DirectoryTokens, type TokenStore } from './tokens.js';
+
+export const SCIM_CONTENT_TYPE = 'application/scim+json; charset=utf-8';
+const MAX_BODY_BYTES = 1024 * 1024;
+const TOKEN_CACHE_MS = 2_000;
+
+export interface ScimServerOptions {
+  host?: string;
+  port?: number;
+  directories: ScimDirectories;
+  tokens: TokenStore;
+  store: ScimStore;
+  /** Called after every successful write, with the directory it changed. */
+  onChange: (directory: DirectoryRef) => void;
+  log?: Pick<Logger, 'info' | 'warn' | 'debug'>;
+  now?: () => number;
+}
+
+interface Request {
+  method: string;
+  dir: DirectoryRef;
+  baseUrl: string;
+  segments: string[];
+  params: URLSearchParams;
+  body: () => Promise<Json>;
+}
+
+interface Reply {
+  status: number;
+  body?: Json;
+  location?: string;
+}
+
+const COLLECTIONS: Record<string, ResourceKind> = { users: 'User', groups: 'Group' };
+
+export class ScimServer {
+  private readonly server: Server;
+  private readonly tokenCache = new Map<string, { at: number; tokens: DirectoryTokens }>();
+
+  constructor(private readonly opts: ScimServerOptions) {
+    this.server = createServer((req, res) => void this.handle(req, res));
+  }
+
+  async listen(): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.opts.port ?? 8443, this.opts.host ?? '0.0.0.0', () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    const port = (this.server.address() as AddressInfo).port;
+    this.opts.log?.info('serving SCIM', { host: this.opts.host ?? '0.0.0.0', port });
+    return port;
+  }
+
+  get port(): number | undefined {
+    return (this.server.address() as AddressInfo | null)?.port;
+  }
+
+  async close(): Promise<void> {
+    if (!this.server.listening) return;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeAllConnections();
+    await closed;
+  }
+
+  private now(): number {
+    return (this.opts.now ?? Date.now)();
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let reply: Reply;
+    try {
+      reply = await this.route(req);
+    } catch (err) {
+      if (err instanceof ScimError) reply = { status: err.status, body: err.body() };
+      else {
+        this.opts.log?.warn('SCIM request failed', { method: req.method, error: String((err as Error)?.message ?? err).split('\n')[0] });
+        reply = { status: 500, body: new ScimError(500, 'the request could not be completed; try again').body() };
+      }
+    }
+    const headers: Record<string, string> = {};
+    if (reply.body) headers['content-type'] = SCIM_CONTENT_TYPE;
+    if (reply.location) headers.location = reply.location;
+    if (reply.status === 401) headers['www-authenticate'] = 'Bearer realm="idpsync-scim"';
+    res.writeHead(reply.status, headers);
+    res.end(reply.body ? JSON.stringify(reply.body) : undefined);
+  }
+
+  private async route(req: IncomingMessage): Promise<Reply> {
+    const url = new URL(req.url ?? '/', 'http://scim.invalid');
+    const parts = url.pathname.split('/').filter(Boolean).map(decodePart);
+    if (parts[0] !== 'scim' || parts[1] !== 'v2' || parts.length < 4) throw new ScimError(404, 'SCIM endpoints are at /scim/v2/<namespace>/<directory>/…');
+    const dir = { namespace: parts[2], name: parts[3] };
+    await this.authenticate(dir, req.headers.authorization);
+    const proto = (req.headers['x-forwarded-proto'] as string | undefined)?.split(',')[0].trim() ?? 'http';
+    const request: Request = {
+      method: (req.method ?? 'GET').toUpperCase(),
+      dir,
+      baseUrl: `${proto}://${req.headers.host ?? 'localhost'}/scim/v2/${encodeURIComponent(dir.namespace)}/${encodeURIComponent(dir.name)}`,
+      segments: parts.slice(4),
+      params: url.searchParams,
+      body: () => readJson(req),
+    };
+    return this.dispatch(request);
+  }
+
+  /** 401 unless the bearer token is this directory's token or previous token. Unknown directories look the same. */
+  private async authenticate(dir: DirectoryRef, header: string | undefined): Promise<void> {
+    const presented = /^Bearer\s+(.+)$/i.exec(header?.trim() ?? '')?.[1]?.trim();
+    const known = this.opts.directories.directory(dir.namespace, dir.name);
+    const tokens = known ? await this.tokensOf(dir) : {};
+    if (!presented || !tokenMatches(presented, [tokens.token, tokens.previousToken])) {
+      throw new ScimError(401, 'a valid bearer token for this directory is required');
+    }
+  }
+
+  private async tokensOf(dir: DirectoryRef): Promise<DirectoryTokens> {
+    const key = `${dir.namespace}/${dir.name}`;
+    const cached = this.tokenCache.get(key);
+    if (cached && this.now() - cached.at < TOKEN_CACHE_MS) return cached.tokens;
+    const tokens = await this.opts.tokens.read(dir.namespace, dir.name);
+    this.tokenCache.set(key, { at: this.now(), tokens });
+    return tokens;
+  }
+
+  private async dispatch(r: Request): Promise<Reply> {
+    const [first, id, ...rest] = r.segments;
+    if (rest.length > 0 || first === undefined) throw new ScimError(404, 'no such endpoint');
+    const collection = first.toLowerCase();
+    if (collection === 'serviceproviderconfig' && !id) return this.onlyGet(r, () => serviceProviderConfig(r.baseUrl));
+    if (collection === 'resourcetypes') return this.onlyGet(r, () => discoveryList(resourceTypes(r.baseUrl), id));
+    if (collection === 'schemas') return this.onlyGet(r, () => discoveryList(schemas(r.baseUrl), id));
+    const kind = COLLECTIONS[collection];
+    if (!kind) throw new ScimError(404, `no such endpoint "${first}"`);
+    if (id === undefined) {
+      if (r.method === 'GET') return this.list(r, kind);
+      if (r.method === 'POST') return this.create(r, kind);
+      throw new ScimError(405, `${r.method} is not supported on /${first}`);
+    }
+    switch (r.method) {
+      case 'GET':
+        return this.getOne(r, kind, id);
+      case 'PUT':
+        return this.replace(r, kind, id);
+      case 'PATCH':
+        return this.patch(r, kind, id);
+      case 'DELETE':
+        return this.remove(r, kind, id);
+      default:
+        throw new ScimError(405, `${r.method} is not supported on /${first}/{id}`);
+    }
+  }
+
+  private onlyGet(r: Request, body: () => Json): Reply {
+    if (r.method !== 'GET') throw new ScimError(405, `${r.method} is not supported here`);
+    return { status: 200, body: body() };
+  }
+
+  private async list(r: Request, kind: ResourceKind): Promise<Reply> {
+    const filterText = r.params.get('filter');
+    const matches = filterText ? parseFilter(kind, filterText) : () => true;
+    const startIndex = Math.max(1, integerParam(r.params, 'startIndex') ?? 1);
+    const count = Math.min(MAX_RESULTS, Math.max(0, integerParam(r.params, 'count') ?? MAX_RESULTS));
+    const doc = await this.opts.store.read(r.dir.namespace, r.dir.name);
+    const found = resourcesOf(doc, kind).filter((res) => matches(res));
+    const projection = projectionFrom(r.params);
+    const page = found.slice(startIndex - 1, startIndex - 1 + count).map((res) => present(kind, res, r.baseUrl, projection));
+    return { status: 200, body: listResponse(page, found.length, startIndex) };
+  }
+
+  private async getOne(r: Request, kind: ResourceKind, id: string): Promise<Reply> {
+    const doc = await this.opts.store.read(r.dir.namespace, r.dir.name);
+    const found = resourcesOf(doc, kind).find((res) => res.id === id);
+    if (!found) throw notFound(kind, id);
+    return { status: 200, body: present(kind, found, r.baseUrl, projectionFrom(r.params)) };
+  }
+
+  private async create(r: Request, kind: ResourceKind): Promise<Reply> {
+    const body = await r.body();
+    const now = new Date(this.now()).toISOString();
+    const created = build(kind, body, randomUUID(), now);
+    await this.write(r, (doc) => {
+      const list = resourcesOf(doc, kind);
+      checkUnique(kind, list, created);
+      list.push(created);
+      return created;
+    });
+    return { status: 201, body: present(kind, created, r.baseUrl), location: `${r.baseUrl}/${kind}s/${created.id}` };
+  }
+
+  private async replace(r: Request, kind: ResourceKind, id: string): Promise<Reply> {
+    const body = await r.body();
+    const now = new Date(this.now()).toISOString();
+    const stored = await this.write(r, (doc) => {
+      const list = resourcesOf(doc, kind);
+      const at = list.findIndex((res) => res.id === id);
+      if (at < 0) throw notFound(kind, id); // PUT never creates
+      const next = build(kind, body, id, now, list[at]);
+      checkUnique(kind, list, next);
+      list[at] = next;
+      return next;
+    });
+    return { status: 200, body: present(kind, stored, r.baseUrl, projectionFrom(r.params)) };
+  }
+
+  private async patch(r: Request, kind: ResourceKind, id: string): Promise<Reply> {
+    const operations = operationsOf(await r.body());
+    const now = new Date(this.now()).toISOString();
+    const stored = await this.write(r, (doc) => {
+      const list = resourcesOf(doc, kind);
+      const at = list.findIndex((res) => res.id === id);
+      if (at < 0) throw notFound(kind, id);
+      const { id: _id, meta: _meta, ...attrs } = list[at];
+      const next = build(kind, applyPatch(kind, attrs, operations), id, now, list[at]);
+      checkUnique(kind, list, next);
+      list[at] = next;
+      return next;
+    });
+    // Groups answer 204: sending back thousands of members after each membership change helps nobody.
+    if (kind === 'Group' && !r.params.has('attributes')) return { status: 204 };
+    return { status: 200, body: present(kind, stored, r.baseUrl, projectionFrom(r.params)) };
+  }
+
+  private async remove(r: Request, kind: ResourceKind, id: string): Promise<Reply> {
+    await this.write(r, (doc) => {
+      const list = resourcesOf(doc, kind);
+      const at = list.findIndex((res) => res.id === id);
+      if (at < 0) throw notFound(kind, id);
+      list.splice(at, 1);
+      // A deleted user or group is no longer anyone's member.
+      for (const group of doc.groups) {
+        const members = getAttr(group, 'members');
+        if (Array.isArray(members)) group.members = members.filter((m) => (m as Json)?.value !== id);
+      }
+      return undefined;
+    });
+    return { status: 204 };
+  }
+
+  private async write<T>(r: Request, change: (doc: ScimDocument) => T): Promise<T> {
+    const result = await this.opts.store.update(r.dir.namespace, r.dir.name, (doc) => ({ doc, result: change(doc) }));
+    this.opts.onChange(r.dir);
+    return result;
+  }
+}
+
+function resourcesOf(doc: ScimDocument, kind: ResourceKind): StoredResource[] {
+  return kind === 'User' ? doc.users : doc.groups;
+}
+
+function checkUnique(kind: ResourceKind, list: StoredResource[], candidate: StoredResource): void {
+  if (kind !== 'User') return;
+  const userName = String(getAttr(candidate, 'userName')).toLowerCase();
+  if (list.some((u) => u.id !== candidate.id && String(getAttr(u, 'userName')).toLowerCase() === userName)) {
+    throw new ScimError(409, `a user with userName "${String(getAttr(candidate, 'userName'))}" already exists`, 'uniqueness');
+  }
+}
+
+function notFound(kind: ResourceKind, id: string): ScimError {
+  return new ScimError(404, `${kind} ${id} not found`);
+}
+
+function discoveryList(items: Json[], id: string | undefined): Json {
+  if (id === undefined) return listResponse(items, items.length, 1);
+  const found = items.find((item) => String(item.id).toLowerCase() === id.toLowerCase());
+  if (!found) throw new ScimError(404, `${id} not found`);
+  return found;
+}
+
+function decodePart(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw new ScimError(404, 'no such endpoint');
+  }
+}
+
+function integerParam(params: URLSearchParams, name: string): number | undefined {
+  const raw = params.get(name);
+  if (raw === null || raw.trim() === '') return undefined;
+  const value = Number(raw);
+  if (!Number.isInteger(value)) throw new ScimError(400, `${name} must be an integer`, 'invalidValue');
+  return value;
+}
+
+async function readJson(req: IncomingMessage): Promise<Json> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw new ScimError(413, 'the request body is larger than 1 MiB');
+    chunks.push(chunk as Buffer);
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw new ScimError(400, 'the request body is not JSON', 'invalidSyntax');
+  }
+  if (!body || typeof body !== 'object' || Array.isArray(body)) throw new ScimError(400, 'the request body must be a JSON object', 'invalidSyntax');
+  return body as Json;
+}

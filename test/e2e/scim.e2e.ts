@@ -1,0 +1,177 @@
+// SCIM push on the real control plane: an Entra-style client provisions users and a nested group through
+// the operator's SCIM server, then disables one user; the same decide() path as a pull sync suspends the
+// User, takes it out of every Group and records the revocation, within seconds of the PATCH.
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { EventsV1Api } from '@kubernetes/client-node';
+import { expect } from 'chai';
+import type { User } from '../../src/api/v1alpha1/index.js';
+import { adminKubeConfig, newNamespace, operatorKubeconfigPath, waitFor } from './harness/index.js';
+import { admin, membersByGroup, startTestOperator, users, waitForCondition, type TestOperator } from './support/operator.js';
+
+const PATCH = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
+const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
+
+describe('SCIM push (Entra-style client)', function () {
+  let op: TestOperator;
+  let ns: string;
+  let base: string;
+  let token: string;
+
+  const scim = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(base + path, {
+      method,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/scim+json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : undefined };
+  };
+
+  before(async () => {
+    op = await startTestOperator({ scimAddress: '127.0.0.1:0' });
+    const port = await op.operator.scim!.listening;
+    ns = await newNamespace('scim');
+    await admin().apply('DirectorySync', {
+      metadata: { name: 'corp', namespace: ns },
+      spec: { provider: { type: 'scim', scim: {} }, credentialsRef: { name: 'corp-scim-token' }, interval: '1h' },
+    });
+    const secret = await waitFor(() => admin().getSecret(ns, 'corp-scim-token'), { timeoutMs: 30_000, intervalMs: 200, what: 'the generated SCIM token Secret' });
+    token = Buffer.from(secret.data!.token, 'base64').toString('utf8');
+    base = `http://127.0.0.1:${port}/scim/v2/${ns}/corp`;
+    await waitForCondition(ns, 'corp', 'Ready', 'True');
+  });
+  after(() => op?.stop());
+
+  it('provisions users and a nested group, then a disabled user is suspended and revoked within seconds', async () => {
+    expect((await scim('GET', '/Users?filter=' + encodeURIComponent('userName eq "0b5c4a52-probe"'))).body.totalResults).to.equal(0);
+    const ids: Record<string, string> = {};
+    for (const login of ['ada@example.com', 'bob@example.com', 'cy@example.com']) {
+      const res = await scim('POST', '/Users', {
+        schemas: ['urn:ietf:params:scim:schemas:core:2.0:User', ENTERPRISE],
+        externalId: login.split('@')[0],
+        userName: login,
+        active: true,
+        emails: [{ primary: true, type: 'work', value: login }],
+        name: { givenName: login.split('@')[0], familyName: 'Example' },
+        [ENTERPRISE]: { department: 'R&D', manager: null },
+      });
+      expect(res.status).to.equal(201);
+      ids[login] = res.body.id;
+    }
+    const eng = await scim('POST', '/Groups', { displayName: 'Engineering', externalId: 'eng', members: [] });
+    const all = await scim('POST', '/Groups', { displayName: 'Everyone', externalId: 'all', members: [] });
+    await scim('PATCH', `/Groups/${eng.body.id}`, {
+      schemas: [PATCH],
+      Operations: [{ op: 'Add', path: 'members', value: [{ $ref: null, value: ids['ada@example.com'] }, { $ref: null, value: ids['bob@example.com'] }] }],
+    });
+    await scim('PATCH', `/Groups/${all.body.id}`, {
+      schemas: [PATCH],
+      Operations: [{ op: 'Add', path: 'members', value: [{ value: eng.body.id }, { value: ids['cy@example.com'] }] }],
+    });
+
+    await waitFor(
+      async () => {
+        const groups = await membersByGroup(ns);
+        return groups.Everyone?.length === 3 && groups.Engineering?.length === 2 ? groups : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 200, what: 'Users and flattened Groups written from the SCIM pushes' },
+    );
+    expect(await membersByGroup(ns)).to.deep.equal({
+      Engineering: ['ada@example.com', 'bob@example.com'],
+      Everyone: ['ada@example.com', 'bob@example.com', 'cy@example.com'],
+    });
+
+    const disabledAt = Date.now();
+    const patched = await scim('PATCH', `/Users/${ids['ada@example.com']}`, { schemas: [PATCH], Operations: [{ op: 'Replace', path: 'active', value: 'False' }] });
+    expect(patched.status).to.equal(200);
+    const ada = await waitFor(
+      async () => {
+        const u = (await users(ns)).find((x: User) => x.spec.login === 'ada@example.com');
+        const inGroups = Object.values(await membersByGroup(ns)).some((members) => members.includes('ada@example.com'));
+        return u?.spec.state === 'Suspended' && u.status?.revocations?.length && !inGroups ? u : undefined;
+      },
+      { timeoutMs: 15_000, intervalMs: 100, what: 'ada Suspended, out of every Group, with a revocation record' },
+    );
+    const elapsedMs = Date.now() - disabledAt;
+    console.log(`      PATCH active "False" → User Suspended, out of every Group, with its revocation record in ${elapsedMs} ms`);
+    expect(elapsedMs).to.be.below(10_000);
+    expect(ada.spec.groups).to.deep.equal([]);
+    expect(ada.status!.revocations!.at(-1)!.reason).to.equal('Suspended');
+    expect(ada.status!.revocations!.at(-1)!.groups.length).to.equal(2);
+    expect(await membersByGroup(ns)).to.deep.equal({ Engineering: ['bob@example.com'], Everyone: ['bob@example.com', 'cy@example.com'] });
+    const event = await waitFor(
+      async () => {
+        const list = await adminKubeConfig().makeApiClient(EventsV1Api).listNamespacedEvent({ namespace: ns, fieldSelector: `regarding.name=${ada.metadata.name}` });
+        return list.items.find((e) => e.reason === 'UserSuspended');
+      },
+      { timeoutMs: 10_000, intervalMs: 200, what: 'the UserSuspended Event' },
+    );
+    expect(event.type).to.equal('Warning');
+  });
+
+  it('keeps up with a provisioning client: a burst of creates at four requests in flight', async () => {
+    const total = 200;
+    let next = 0;
+    const started = Date.now();
+    const statuses: number[] = [];
+    await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        while (next < total) {
+          const i = next++;
+          statuses.push((await scim('POST', '/Users', { userName: `bulk${i}@example.com`, active: true, emails: [{ primary: true, type: 'work', value: `bulk${i}@example.com` }] })).status);
+        }
+      }),
+    );
+    const seconds = (Date.now() - started) / 1000;
+    const rate = total / seconds;
+    console.log(`      ${total} POST /Users in ${seconds.toFixed(1)} s: ${rate.toFixed(0)} writes/s`);
+    expect(statuses.every((s) => s === 201)).to.equal(true);
+    // Entra ID needs 25 requests/s; the bar here leaves room for a loaded CI machine.
+    expect(rate).to.be.above(15);
+    await waitFor(async () => ((await users(ns)).length >= total + 3 ? true : undefined), { timeoutMs: 60_000, intervalMs: 500, what: 'the bulk users written' });
+  });
+});
+
+describe('idpsync run --scim-bind-address', function () {
+  it('serves SCIM from the operator process, and a push becomes a User', async () => {
+    const ns = await newNamespace('scimcli');
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port: free } = probe.address() as { port: number };
+        probe.close(() => resolve(free));
+      });
+    });
+    const cli = new URL('../../src/cli/main.ts', import.meta.url).pathname;
+    const args = ['--import', 'tsx', cli, 'run', '--kubeconfig', await operatorKubeconfigPath(), '--namespace', ns, '--metrics-bind-address', '127.0.0.1:0', '--scim-bind-address', `127.0.0.1:${port}`];
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    try {
+      await admin().apply('DirectorySync', {
+        metadata: { name: 'corp', namespace: ns },
+        spec: { provider: { type: 'scim', scim: {} }, credentialsRef: { name: 'corp-scim-token' }, interval: '1h' },
+      });
+      const secret = await waitFor(() => admin().getSecret(ns, 'corp-scim-token'), { timeoutMs: 60_000, intervalMs: 250, what: 'the token Secret' });
+      const token = Buffer.from(secret.data!.token, 'base64').toString('utf8');
+      const base = `http://127.0.0.1:${port}/scim/v2/${ns}/corp`;
+      expect((await fetch(`${base}/Users`)).status).to.equal(401);
+      const created = await fetch(`${base}/Users`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'user-agent': 'Okta SCIM Client 1.0.0' },
+        body: JSON.stringify({ userName: 'dee@example.com', active: true, password: 'p4ss!', groups: [] }),
+      });
+      expect(created.status).to.equal(201);
+      const user = await waitFor(async () => (await users(ns)).find((u: User) => u.spec.login === 'dee@example.com'), { timeoutMs: 30_000, intervalMs: 200, what: 'the pushed User' });
+      expect(user.spec.state).to.equal('Active');
+    } catch (err) {
+      console.log(output.slice(-3000));
+      throw err;
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
+    }
+  });
+});
