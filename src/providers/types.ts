@@ -107,6 +107,8 @@ export interface DriverContext<Settings = unknown> {
   caBundle?: string;
   /** Permit http:// URLs to loopback addresses (emulators, local development). */
   allowInsecureLoopback?: boolean;
+  /** The DirectorySync this driver serves (a push provider reads what was pushed to it). */
+  directory?: { namespace: string; name: string };
   /** Injected for tests; defaults to Date.now. */
   now?: () => number;
   /** Injected for tests; defaults to a real timer. */

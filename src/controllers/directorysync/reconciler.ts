@@ -304,6 +304,7 @@ export class DirectorySyncReconciler {
       credentials,
       caBundle: provider.caBundle,
       allowInsecureLoopback: provider.allowInsecureLoopback,
+      directory: { namespace: ds.metadata.namespace!, name: ds.metadata.name! },
       now: this.deps.now,
     });
     if (cached) void closeDriver(cached.driver);

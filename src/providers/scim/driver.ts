@@ -15,7 +15,7 @@ export interface ScimBackend {
 }
 
 export function createScimDriverFactory(backend: ScimBackend | undefined): DriverFactory<ScimSettings> {
-  return (ctx) => new ScimDriver(backend, ctx.credentials.token);
+  return (ctx) => new ScimDriver(backend, ctx.credentials.token, ctx.directory);
 }
 
 /** The registry's default: without a SCIM server there is nothing to read. */
@@ -27,6 +27,7 @@ class ScimDriver implements ProviderDriver {
   constructor(
     private readonly backend: ScimBackend | undefined,
     private readonly token: string | undefined,
+    private readonly served?: { namespace: string; name: string },
   ) {}
 
   async fetch(): Promise<DirectorySnapshot> {
@@ -47,6 +48,7 @@ class ScimDriver implements ProviderDriver {
 
   private async directory(): Promise<{ namespace: string; name: string }> {
     if (!this.backend) throw new StallError('UnsupportedProvider', 'provider.type scim needs the operator to run its SCIM server (--scim-bind-address)');
+    if (this.served) return this.served;
     if (!this.token) throw new StallError('InvalidConfiguration', 'the Secret named in credentialsRef has no "token": name the <name>-scim-token Secret the operator creates');
     const found = await this.backend.directoryForToken(this.token);
     if (!found) throw new StallError('InvalidConfiguration', 'the "token" in the Secret named in credentialsRef is not the SCIM token of exactly one scim DirectorySync: name the <name>-scim-token Secret');
