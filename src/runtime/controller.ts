@@ -6,7 +6,6 @@
 //   an error with retryAfterMs  → come back when the other side said (at least a second);
 //   any other error             → retry with per-key exponential backoff.
 import { WorkQueue, runWorkers } from './workqueue.js';
-import type { Logger } from './logger.js';
 
 export interface ReconcileOutcome {
   requeueAfterMs?: number;
@@ -15,10 +14,16 @@ export interface ReconcileOutcome {
 /** A failure no retry can fix; the key is dropped until something about the object changes. */
 export class TerminalError extends Error {}
 
+type LogFn = (message: string, meta?: Record<string, unknown>) => unknown;
+export interface ControllerLogger {
+  error: LogFn;
+  debug: LogFn;
+}
+
 export interface ControllerOptions {
   name: string;
   workers: number;
-  logger: Pick<Logger, 'error' | 'warn' | 'debug'>;
+  logger: ControllerLogger;
   reconcile: (key: string) => Promise<ReconcileOutcome | void>;
   /** Errors expected in operation (logged at debug; the reconcile reported them already). */
   isExpected?: (err: unknown) => boolean;

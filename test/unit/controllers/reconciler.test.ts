@@ -461,6 +461,27 @@ describe('controllers/directorysync reconciler (in-memory apiserver)', () => {
     });
   });
 
+  describe('deletion', () => {
+    it('removes the finalizer even when cleanup fails for a reason no retry can fix, and says so', async () => {
+      const rig = new Rig(team());
+      await rig.process().reconcile();
+      rig.kube.seed('DirectorySync', { ...rig.directory(), metadata: { ...rig.directory().metadata, deletionTimestamp: new Date(T0) } });
+      rig.kube.fail((c) => (c.verb === 'list' && c.kind === 'User' ? new FakeApiError(400, 'unable to parse requirement: invalid label value') : undefined));
+      expect(await rig.process().reconcile()).to.deep.equal({ stalled: true });
+      expect(rig.directory().metadata.finalizers ?? []).to.not.include(FINALIZER);
+      expect(rig.events.find((e) => e.reason === 'CleanupIncomplete')?.note).to.contain('invalid label value');
+    });
+
+    it('keeps the finalizer and retries while the apiserver is unavailable', async () => {
+      const rig = new Rig(team());
+      await rig.process().reconcile();
+      rig.kube.seed('DirectorySync', { ...rig.directory(), metadata: { ...rig.directory().metadata, deletionTimestamp: new Date(T0) } });
+      rig.kube.fail((c) => (c.verb === 'delete' ? new FakeApiError(503, 'etcdserver: request timed out') : undefined));
+      expect(await rig.process().reconcile()).to.be.instanceOf(TransientError);
+      expect(rig.directory().metadata.finalizers).to.include(FINALIZER);
+    });
+  });
+
   describe('shutdown', () => {
     it('cancels an IdP call in flight and writes nothing', async () => {
       const rig = new Rig(team());
