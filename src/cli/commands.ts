@@ -25,6 +25,9 @@ Flags:
   --namespace NS                      watch one namespace only (default: all namespaces)
   --metrics-bind-address HOST:PORT    /metrics, /healthz and /readyz (default 0.0.0.0:8080)
   --scim-bind-address HOST:PORT       serve SCIM 2.0 for DirectorySyncs of provider type scim (default: off)
+  --scim-tls-cert-file FILE           PEM certificate for SCIM over HTTPS (reloaded when it changes)
+  --scim-tls-key-file FILE            its PEM private key
+  --scim-insecure-http                serve SCIM over plain HTTP (only behind a TLS-terminating proxy)
   --leader-elect                      run only while holding the Lease idpsync-operator
   --leader-election-namespace NS      where that Lease is (default: $POD_NAMESPACE, else idpsync-system)
   --workers N                         syncs run at the same time, per controller (default 2)

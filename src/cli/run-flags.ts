@@ -15,6 +15,7 @@ export interface RunFlags {
   metricsAddress: string;
   /** Where the SCIM 2.0 server listens; no SCIM server when absent. */
   scimAddress?: string;
+  scimTls?: { certFile: string; keyFile: string };
   leaderElect: boolean;
   leaderElectionNamespace?: string;
   workers: number;
@@ -30,6 +31,9 @@ export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv = process.en
         namespace: { type: 'string' },
         'metrics-bind-address': { type: 'string', default: '0.0.0.0:8080' },
         'scim-bind-address': { type: 'string' },
+        'scim-tls-cert-file': { type: 'string' },
+        'scim-tls-key-file': { type: 'string' },
+        'scim-insecure-http': { type: 'boolean', default: false },
         'leader-elect': { type: 'boolean', default: false },
         'leader-election-namespace': { type: 'string' },
         workers: { type: 'string', default: '2' },
@@ -44,12 +48,33 @@ export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv = process.en
     kubeconfig: values.kubeconfig,
     namespace: namespaceFlag('--namespace', values.namespace),
     metricsAddress: hostPortFlag('--metrics-bind-address', values['metrics-bind-address']),
-    ...(values['scim-bind-address'] !== undefined ? { scimAddress: hostPortFlag('--scim-bind-address', values['scim-bind-address']) } : {}),
+    ...scimFlags(values['scim-bind-address'], values['scim-tls-cert-file'], values['scim-tls-key-file'], values['scim-insecure-http']),
     leaderElect: values['leader-elect'],
     leaderElectionNamespace: namespaceFlag('--leader-election-namespace', values['leader-election-namespace']),
     workers: positiveIntegerFlag('--workers', values.workers),
     logLevel: values['log-level'] !== undefined ? logLevelFlag('--log-level', values['log-level']) : (env.LOG_LEVEL ?? 'info'),
   };
+}
+
+/** SCIM carries bearer tokens and people's data: HTTPS unless plain HTTP is asked for by name. */
+export function scimFlags(address: string | undefined, certFile: string | undefined, keyFile: string | undefined, insecureHttp: boolean): Pick<RunFlags, 'scimAddress' | 'scimTls'> {
+  if (address === undefined) {
+    if (certFile !== undefined || keyFile !== undefined || insecureHttp) throw new UsageError('--scim-tls-cert-file, --scim-tls-key-file and --scim-insecure-http need --scim-bind-address');
+    return {};
+  }
+  const scimAddress = hostPortFlag('--scim-bind-address', address);
+  if ((certFile === undefined) !== (keyFile === undefined)) throw new UsageError('--scim-tls-cert-file and --scim-tls-key-file go together');
+  if (certFile !== undefined && keyFile !== undefined) {
+    for (const [flag, file] of [['--scim-tls-cert-file', certFile], ['--scim-tls-key-file', keyFile]]) {
+      if (!existsSync(file)) throw new UsageError(`${flag} ${file}: no such file`);
+    }
+    if (insecureHttp) throw new UsageError('--scim-insecure-http cannot be combined with --scim-tls-cert-file');
+    return { scimAddress, scimTls: { certFile, keyFile } };
+  }
+  if (!insecureHttp) {
+    throw new UsageError('--scim-bind-address needs --scim-tls-cert-file and --scim-tls-key-file (SCIM carries bearer tokens), or --scim-insecure-http behind a TLS-terminating proxy');
+  }
+  return { scimAddress };
 }
 
 export function positiveIntegerFlag(flag: string, value: string): number {

@@ -52,6 +52,8 @@ export interface OperatorOptions {
   secretCheckMs?: number;
   /** HOST:PORT for the SCIM server that IdPs push to; no SCIM server when absent. */
   scimAddress?: string;
+  /** Serve SCIM over HTTPS with these PEM files (cert-manager compatible); plain HTTP without. */
+  scimTls?: { certFile: string; keyFile: string };
 }
 
 export interface RunningOperator {
@@ -149,6 +151,7 @@ export function startOperator(options: OperatorOptions & { events: EventSink }):
   const scim = options.scimAddress
     ? startScim({
         address: options.scimAddress,
+        tls: options.scimTls,
         kube,
         log: logger,
         directoryOwner: outboxOwner,

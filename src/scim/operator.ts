@@ -8,13 +8,15 @@ import type { ResilientInformer } from '../runtime/informer.js';
 import type { Logger } from '../runtime/logger.js';
 import { directoryOwnerRef } from '../controllers/owners.js';
 import { isScimDirectory, ScimDirectories } from './directories.js';
-import { ScimServer } from './server.js';
+import { ScimServer, type ScimTlsFiles } from './server.js';
 import { ScimStore } from './store.js';
 import { TokenStore } from './tokens.js';
 
 export interface StartScimOptions {
   /** HOST:PORT; port 0 picks a free one. */
   address: string;
+  /** HTTPS with these files; plain HTTP without. */
+  tls?: ScimTlsFiles;
   kube: KubeClient;
   log: Logger;
   directoryOwner: (namespace: string, name: string) => Promise<k8s.V1OwnerReference | undefined>;
@@ -49,6 +51,7 @@ export function startScim(opts: StartScimOptions): RunningScim {
   });
   const server = new ScimServer({
     ...splitAddress(opts.address),
+    tls: opts.tls,
     directories,
     tokens,
     store,

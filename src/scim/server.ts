@@ -3,7 +3,9 @@
 // Secret. Successful writes go to the directory's store and then ask for a reconcile of that directory.
 // Plain HTTP: terminate TLS in front of it (see docs/providers/scim.md).
 import { randomUUID } from 'node:crypto';
+import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../runtime/logger.js';
 import { getAttr, type Json, type ResourceKind } from './attributes.js';
@@ -28,6 +30,11 @@ export interface ScimServerOptions {
   store: ScimStore;
   /** Called after every successful write, with the directory it changed. */
   onChange: (directory: DirectoryRef) => void;
+  /**
+   * Serve HTTPS with this PEM certificate and key (e.g. a cert-manager Secret mounted as files); both
+   * are read again when the certificate file changes, so a renewal needs no restart.
+   */
+  tls?: ScimTlsFiles;
   log?: Pick<Logger, 'info' | 'warn' | 'debug'>;
   now?: () => number;
 }
@@ -49,12 +56,35 @@ interface Reply {
 
 const COLLECTIONS: Record<string, ResourceKind> = { users: 'User', groups: 'Group' };
 
+export interface ScimTlsFiles {
+  certFile: string;
+  keyFile: string;
+}
+
+/** How often a mounted certificate is checked for renewal. */
+const TLS_CHECK_MS = 10_000;
+
 export class ScimServer {
-  private readonly server: Server;
+  private readonly server: Server | TlsServer;
   private readonly tokenCache = new Map<string, { at: number; tokens: DirectoryTokens }>();
 
   constructor(private readonly opts: ScimServerOptions) {
-    this.server = createServer((req, res) => void this.handle(req, res));
+    const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
+    const tls = opts.tls;
+    this.server = tls ? createTlsServer(readKeyPair(tls), handler) : createServer(handler);
+    if (tls) watchFile(tls.certFile, { interval: TLS_CHECK_MS, persistent: false }, () => this.reloadTls());
+  }
+
+  /** Reads the certificate and key again; the next connections get them. A bad pair keeps the old one. */
+  reloadTls(): void {
+    const tls = this.opts.tls;
+    if (!tls) return;
+    try {
+      (this.server as TlsServer).setSecureContext(readKeyPair(tls));
+      this.opts.log?.info('SCIM TLS certificate reloaded', { certFile: tls.certFile });
+    } catch (err) {
+      this.opts.log?.warn('SCIM TLS certificate not reloaded; still serving the previous one', { certFile: tls.certFile, error: String((err as Error)?.message ?? err) });
+    }
   }
 
   async listen(): Promise<number> {
@@ -75,6 +105,7 @@ export class ScimServer {
   }
 
   async close(): Promise<void> {
+    if (this.opts.tls) unwatchFile(this.opts.tls.certFile);
     if (!this.server.listening) return;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeAllConnections();
@@ -317,4 +348,8 @@ async function readJson(req: IncomingMessage): Promise<Json> {
   }
   if (!body || typeof body !== 'object' || Array.isArray(body)) throw new ScimError(400, 'the request body must be a JSON object', 'invalidSyntax');
   return body as Json;
+}
+
+function readKeyPair(tls: ScimTlsFiles): { cert: Buffer; key: Buffer } {
+  return { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) };
 }

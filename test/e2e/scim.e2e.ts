@@ -143,7 +143,7 @@ describe('idpsync run --scim-bind-address', function () {
       });
     });
     const cli = new URL('../../src/cli/main.ts', import.meta.url).pathname;
-    const args = ['--import', 'tsx', cli, 'run', '--kubeconfig', await operatorKubeconfigPath(), '--namespace', ns, '--metrics-bind-address', '127.0.0.1:0', '--scim-bind-address', `127.0.0.1:${port}`];
+    const args = ['--import', 'tsx', cli, 'run', '--kubeconfig', await operatorKubeconfigPath(), '--namespace', ns, '--metrics-bind-address', '127.0.0.1:0', '--scim-bind-address', `127.0.0.1:${port}`, '--scim-insecure-http'];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout!.on('data', (c: Buffer) => (output += c.toString()));

@@ -72,4 +72,27 @@ describe('idpsync run flags', () => {
       expect(() => parseRunArgs(args, env)).to.throw(UsageError, message);
     });
   }
+  describe('SCIM', () => {
+    it('serves HTTPS with a certificate and key, or plain HTTP only when asked for by name', () => {
+      expect(parseRunArgs(['--scim-bind-address', ':8443', '--scim-tls-cert-file', 'package.json', '--scim-tls-key-file', 'package.json'], {})).to.deep.include({
+        scimAddress: ':8443',
+        scimTls: { certFile: 'package.json', keyFile: 'package.json' },
+      });
+      expect(parseRunArgs(['--scim-bind-address', ':8080', '--scim-insecure-http'], {})).to.deep.include({ scimAddress: ':8080' });
+      expect(parseRunArgs(['--scim-bind-address', ':8080', '--scim-insecure-http'], {})).to.not.have.property('scimTls');
+    });
+
+    const refusals: [string[], RegExp][] = [
+      [['--scim-bind-address', ':8443'], /needs --scim-tls-cert-file and --scim-tls-key-file .* or --scim-insecure-http/],
+      [['--scim-bind-address', ':8443', '--scim-tls-cert-file', 'package.json'], /go together/],
+      [['--scim-bind-address', ':8443', '--scim-tls-cert-file', 'nope.pem', '--scim-tls-key-file', 'package.json'], /--scim-tls-cert-file nope.pem: no such file/],
+      [['--scim-tls-cert-file', 'package.json', '--scim-tls-key-file', 'package.json'], /need --scim-bind-address/],
+      [['--scim-bind-address', ':8443', '--scim-insecure-http', '--scim-tls-cert-file', 'package.json', '--scim-tls-key-file', 'package.json'], /cannot be combined/],
+    ];
+    for (const [args, message] of refusals) {
+      it(`refuses ${args.join(' ')}`, () => {
+        expect(() => parseRunArgs(args, {})).to.throw(UsageError, message);
+      });
+    }
+  });
 });

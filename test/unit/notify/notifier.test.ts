@@ -1,8 +1,4 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import type { NotificationType } from '../../../src/api/v1alpha1/directorysync.js';
@@ -11,6 +7,7 @@ import { Notifier, type NotifierOptions, type WebhookTarget } from '../../../src
 import { CLOUDEVENTS_JSON, USER_AGENT } from '../../../src/notify/post.js';
 import { registry } from '../../../src/runtime/metrics.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../../support/webhook-receiver.js';
+import { selfSignedCertificate } from '../../support/tls.js';
 
 const KEY = 'team-a/corp';
 const SECRET = 'whsec_c2VjcmV0LXNpZ25pbmcta2V5LWZvci10ZXN0cw==';
@@ -52,23 +49,6 @@ function gatedSleep() {
       r?.();
     },
   };
-}
-
-/** A throwaway self-signed certificate for 127.0.0.1, or undefined where openssl is missing. */
-function selfSignedCertificate(): { key: string; cert: string } | undefined {
-  const dir = mkdtempSync(join(tmpdir(), 'idpsync-webhook-tls-'));
-  try {
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-      '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
-      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-    ], { stdio: 'ignore' });
-    return { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8') };
-  } catch {
-    return undefined;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
 }
 
 async function metric(name: string, labels: Record<string, string>): Promise<number | undefined> {
