@@ -129,8 +129,14 @@ export function decide(input: DecideInput): Plan {
   const nowIso = now.toISOString();
   // Active people, numbered in login order: flattening works on these numbers, and a group's first
   // logins are its smallest numbers.
-  const activeByLogin = snapshot.users.filter((u) => u.state === 'Active').sort((a, b) => compareStrings(a.login, b.login));
+  const inLoginOrder = snapshot.users
+    .map((u, position) => ({ u, position }))
+    .filter(({ u }) => u.state === 'Active')
+    .sort((a, b) => compareStrings(a.u.login, b.u.login));
+  const activeByLogin = inLoginOrder.map(({ u }) => u);
   const rankOf = new Map(activeByLogin.map((u, rank) => [u.id, rank]));
+  const rankAt = new Int32Array(snapshot.users.length).fill(-1);
+  inLoginOrder.forEach(({ position }, rank) => (rankAt[position] = rank));
   const logins = activeByLogin.map((u) => u.login);
 
   const groups = snapshot.groups.filter((g) => spec.syncOrgUnits || g.kind !== 'OrgUnit');
@@ -150,10 +156,8 @@ export function decide(input: DecideInput): Plan {
     namesInOrder.map(([id, name]) => ({ name, members: flat.get(id)!.members })),
     activeByLogin.length,
   );
-  const groupsOfUser = (userId: string): string[] => {
-    const rank = rankOf.get(userId);
-    return (rank !== undefined && groupsByRank[rank]) || [];
-  };
+  /** The groups of the person at this position of snapshot.users. */
+  const groupsOfUser = (position: number): string[] => (rankAt[position] >= 0 && groupsByRank[rankAt[position]]) || [];
 
   const plan: Plan = { users: [], groups: [], deletions: [], events: [], revocations: [], policies: { writes: [], deletions: [], total: 0 }, counts: emptyCounts(), refused };
   if (refused.length) plan.events.push(refusedEvent(directory.name, refused));
@@ -195,9 +199,9 @@ export function decide(input: DecideInput): Plan {
   // Users.
   const roleOf = roleResolver(spec, synced, flat, activeByLogin);
   const newlyDeleted: { user: User; write: UserWrite }[] = [];
-  for (const u of snapshot.users) {
+  for (const [position, u] of snapshot.users.entries()) {
     const existing = existingUserByIdp.get(u.id);
-    const groupsNow = u.state === 'Active' ? groupsOfUser(u.id) : [];
+    const groupsNow = u.state === 'Active' ? groupsOfUser(position) : [];
     const write = userWrite(userName(u), directory.name, u, groupsNow, existing, roleOf, nowIso, deletion.userRetention, stillOwed);
     trackUserTransition(plan, existing, write, u.login, directory.name, signals, nowIso);
     pushIfChanged(plan, existing, write);
@@ -418,12 +422,12 @@ function heldMessage(held: HeldDeletions): string {
 }
 
 /** Counts what the namespace holds once this plan is applied. */
-function countObjects(input: DecideInput, plan: Plan, groupCount: number, groupsOfUser: (userId: string) => string[], usersHeld: boolean): Counts {
+function countObjects(input: DecideInput, plan: Plan, groupCount: number, groupsOfUser: (position: number) => string[], usersHeld: boolean): Counts {
   const seen = new Set(input.snapshot.users.map((u) => u.id));
   const expired = new Set(plan.deletions.filter((d) => d.reason === 'RetentionExpired').map((d) => d.name));
-  const final: { state: string; groups: number }[] = input.snapshot.users.map((u) => ({
+  const final: { state: string; groups: number }[] = input.snapshot.users.map((u, position) => ({
     state: u.state,
-    groups: u.state === 'Active' ? groupsOfUser(u.id).length : 0,
+    groups: u.state === 'Active' ? groupsOfUser(position).length : 0,
   }));
   for (const existing of input.existingUsers) {
     if (seen.has(existing.spec.idpId) || expired.has(existing.metadata.name!)) continue;
