@@ -20,6 +20,9 @@ interface Result {
   memberships: number;
   firstSync: number[];
   resync: number[];
+  /** CPU seconds of the whole process (GC helper threads too): steadier than wall time on a busy machine. */
+  firstSyncCpu: number[];
+  resyncCpu: number[];
   firstWrites: number;
   resyncWrites: number;
   peakRssMiB: number;
@@ -37,11 +40,11 @@ if (childSize >= 0) {
   const runsAt = args.indexOf('--runs');
   const runs = runsAt >= 0 ? Number(args[runsAt + 1]) : undefined;
   console.log(`decide() benchmark — node ${process.version}, median of timed runs after one untimed first sync`);
-  console.log('users/groups   memberships  first sync (s)  resync (s)  writes first/resync  peak RSS (MiB)');
+  console.log('users/groups   memberships  first sync (s)  resync (s)  cpu first/resync (s)  writes first/resync  peak RSS (MiB)');
   for (const [users, groups] of quick ? SIZES.slice(0, 2) : SIZES) {
     const r = await inChild(users, groups, runs ?? (users >= 100_000 ? 3 : 5));
     console.log(
-      `${`${users / 1000}k/${groups / 1000}k`.padEnd(14)} ${String(r.memberships).padStart(11)}  ${fmt(r.firstSync).padStart(14)}  ${fmt(r.resync).padStart(10)}  ` +
+      `${`${users / 1000}k/${groups / 1000}k`.padEnd(14)} ${String(r.memberships).padStart(11)}  ${fmt(r.firstSync).padStart(14)}  ${fmt(r.resync).padStart(10)}  ${`${fmt(r.firstSyncCpu)}/${fmt(r.resyncCpu)}`.padStart(20)}  ` +
         `${`${r.firstWrites}/${r.resyncWrites}`.padStart(19)}  ${String(r.peakRssMiB).padStart(14)}`,
     );
   }
@@ -52,19 +55,25 @@ function measure(users: number, groups: number, runs: number): Result {
   const dir = directory();
   const now = new Date('2026-01-01T00:00:00Z');
   const firstSync: number[] = [];
+  const firstSyncCpu: number[] = [];
   let first = decide({ directory: dir, snapshot, existingUsers: [], existingGroups: [], now });
   for (let i = 0; i < runs; i++) {
     const started = performance.now();
+    const cpu = process.cpuUsage();
     first = decide({ directory: dir, snapshot, existingUsers: [], existingGroups: [], now });
     firstSync.push((performance.now() - started) / 1000);
+    firstSyncCpu.push(cpuSeconds(cpu));
   }
   const existing = materialise([], [], first);
   const resync: number[] = [];
+  const resyncCpu: number[] = [];
   let again = first;
   for (let i = 0; i < runs; i++) {
     const started = performance.now();
+    const cpu = process.cpuUsage();
     again = decide({ directory: dir, snapshot, existingUsers: existing.users, existingGroups: existing.groups, now });
     resync.push((performance.now() - started) / 1000);
+    resyncCpu.push(cpuSeconds(cpu));
   }
   return {
     users,
@@ -72,6 +81,8 @@ function measure(users: number, groups: number, runs: number): Result {
     memberships: snapshot.groups.reduce((n, g) => n + g.memberUserIds.length, 0),
     firstSync,
     resync,
+    firstSyncCpu,
+    resyncCpu,
     firstWrites: first.users.length + first.groups.length,
     resyncWrites: again.users.length + again.groups.length,
     peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
@@ -84,6 +95,11 @@ function inChild(users: number, groups: number, runs: number): Promise<Result> {
     child.once('message', (m) => resolve(m as Result));
     child.once('exit', (code) => code !== 0 && reject(new Error(`benchmark of ${users}/${groups} exited with ${code}`)));
   });
+}
+
+function cpuSeconds(since: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(since);
+  return (used.user + used.system) / 1e6;
 }
 
 function fmt(seconds: number[]): string {
