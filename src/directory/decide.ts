@@ -5,7 +5,9 @@ import type { DirectorySnapshot, DirectoryGroup, DirectoryUser } from '../provid
 import {
   ANNOTATIONS,
   LABELS,
+  MAX_LISTED_GROUPS,
   MAX_LISTED_MEMBERS,
+  MAX_LISTED_NESTING,
   type DirectorySyncSpec,
   type DirectorySyncStatus,
   type Group,
@@ -23,7 +25,7 @@ import {
 } from '../api/v1alpha1/index.js';
 import { sanitizeSnapshot, type RefusedRecord } from './sanitize.js';
 import { REVOCATION_NOTIFICATION_TYPE } from './signals.js';
-import { flattenGroups } from './flatten.js';
+import { flattenGroupsIndexed, smallestSorted, type IndexedFlatGroup } from './flatten.js';
 import { globToRegExp, idHash, objectName, shortHash } from './naming.js';
 import { parseDuration } from '../util/duration.js';
 import { sameJson } from './json.js';
@@ -125,11 +127,20 @@ export function decide(input: DecideInput): Plan {
   const spec = directory.spec;
   const deletion = { ...DEFAULT_DELETION, ...spec.deletion };
   const nowIso = now.toISOString();
-  const usersById = new Map(snapshot.users.map((u) => [u.id, u]));
-  const activeIds = new Set(snapshot.users.filter((u) => u.state === 'Active').map((u) => u.id));
+  // Active people, numbered in login order: flattening works on these numbers, and a group's first
+  // logins are its smallest numbers.
+  const inLoginOrder = snapshot.users
+    .map((u, position) => ({ u, position }))
+    .filter(({ u }) => u.state === 'Active')
+    .sort((a, b) => compareStrings(a.u.login, b.u.login));
+  const activeByLogin = inLoginOrder.map(({ u }) => u);
+  const rankOf = new Map(activeByLogin.map((u, rank) => [u.id, rank]));
+  const rankAt = new Int32Array(snapshot.users.length).fill(-1);
+  inLoginOrder.forEach(({ position }, rank) => (rankAt[position] = rank));
+  const logins = activeByLogin.map((u) => u.login);
 
   const groups = snapshot.groups.filter((g) => spec.syncOrgUnits || g.kind !== 'OrgUnit');
-  const flat = flattenGroups(groups, (id) => activeIds.has(id));
+  const flat = flattenGroupsIndexed(groups, (id) => rankOf.get(id), activeByLogin.length);
   const synced = groups.filter(groupFilter(spec));
   const syncedIds = new Set(synced.map((g) => g.id));
 
@@ -138,15 +149,15 @@ export function decide(input: DecideInput): Plan {
   const groupName = new Map(synced.map((g) => [g.id, existingGroupByIdp.get(g.id)?.metadata.name ?? objectName(directory.name, g.name, g.id)]));
   const userName = (u: DirectoryUser) => existingUserByIdp.get(u.id)?.metadata.name ?? objectName(directory.name, u.login, u.id);
 
-  // Which synced groups each active user is in, after flattening.
-  const groupsOfUser = new Map<string, string[]>();
-  for (const g of synced) {
-    for (const userId of flat.get(g.id)!.members) {
-      const list = groupsOfUser.get(userId) ?? [];
-      list.push(groupName.get(g.id)!);
-      groupsOfUser.set(userId, list);
-    }
-  }
+  // Which synced groups each active user is in, after flattening. Visiting the groups in name order
+  // builds every person's list already sorted.
+  const namesInOrder = synced.map((g) => [g.id, groupName.get(g.id)!] as const).sort(([, x], [, y]) => compareStrings(x, y));
+  const groupsByRank = groupLists(
+    namesInOrder.map(([id, name]) => ({ name, members: flat.get(id)!.members })),
+    activeByLogin.length,
+  );
+  /** The groups of the person at this position of snapshot.users. */
+  const groupsOfUser = (position: number): string[] => (rankAt[position] >= 0 && groupsByRank[rankAt[position]]) || [];
 
   const plan: Plan = { users: [], groups: [], deletions: [], events: [], revocations: [], policies: { writes: [], deletions: [], total: 0 }, counts: emptyCounts(), refused };
   if (refused.length) plan.events.push(refusedEvent(directory.name, refused));
@@ -154,18 +165,21 @@ export function decide(input: DecideInput): Plan {
   // Groups.
   for (const g of synced) {
     const f = flat.get(g.id)!;
-    const logins = [...f.members].map((id) => usersById.get(id)!.login).sort();
+    const parents = namesOf(f.parents, groupName);
+    const children = namesOf(f.children, groupName);
     const desired: GroupSpec = {
       directory: directory.name,
       idpId: g.id,
       displayName: g.name,
       kind: g.kind,
       ...(g.description ? { description: g.description } : {}),
-      memberCount: f.members.size,
-      directMemberCount: g.memberUserIds.filter((id) => activeIds.has(id)).length,
-      members: logins.slice(0, MAX_LISTED_MEMBERS),
-      parents: namesOf(f.parents, groupName),
-      children: namesOf(f.children, groupName),
+      memberCount: f.members.length,
+      directMemberCount: f.directMembers,
+      members: firstLogins(f.members, logins),
+      parents: parents.slice(0, MAX_LISTED_NESTING),
+      children: children.slice(0, MAX_LISTED_NESTING),
+      ...(parents.length > MAX_LISTED_NESTING ? { parentCount: parents.length } : {}),
+      ...(children.length > MAX_LISTED_NESTING ? { childCount: children.length } : {}),
     };
     const existing = existingGroupByIdp.get(g.id);
     const labels = { [LABELS.idpNameHash]: idHash(g.name) };
@@ -183,11 +197,11 @@ export function decide(input: DecideInput): Plan {
     }));
 
   // Users.
-  const roleOf = roleResolver(spec, synced, flat);
+  const roleOf = roleResolver(spec, synced, flat, activeByLogin);
   const newlyDeleted: { user: User; write: UserWrite }[] = [];
-  for (const u of snapshot.users) {
+  for (const [position, u] of snapshot.users.entries()) {
     const existing = existingUserByIdp.get(u.id);
-    const groupsNow = u.state === 'Active' ? (groupsOfUser.get(u.id) ?? []).sort() : [];
+    const groupsNow = u.state === 'Active' ? groupsOfUser(position) : [];
     const write = userWrite(userName(u), directory.name, u, groupsNow, existing, roleOf, nowIso, deletion.userRetention, stillOwed);
     trackUserTransition(plan, existing, write, u.login, directory.name, signals, nowIso);
     pushIfChanged(plan, existing, write);
@@ -281,7 +295,8 @@ function userWrite(
     ...(u.displayName ? { displayName: u.displayName } : {}),
     state: u.state,
     ...(u.idpStatus ? { idpStatus: u.idpStatus } : {}),
-    groups,
+    groups: groups.length > MAX_LISTED_GROUPS ? groups.slice(0, MAX_LISTED_GROUPS) : groups,
+    ...(groups.length > MAX_LISTED_GROUPS ? { groupCount: groups.length } : {}),
   };
   const before = existing?.status ?? {};
   const stateChanged = !existing || existing.spec.state !== u.state;
@@ -364,13 +379,16 @@ function refusedEvent(directory: string, refused: RefusedRecord[]): PlannedEvent
   };
 }
 
-function roleResolver(spec: DirectorySyncSpec, groups: readonly DirectoryGroup[], flat: ReturnType<typeof flattenGroups>) {
+function roleResolver(spec: DirectorySyncSpec, groups: readonly DirectoryGroup[], flat: Map<string, IndexedFlatGroup>, activeByLogin: readonly DirectoryUser[]) {
   const admins = new Map<string, string>();
   for (const mapping of spec.roleMappings ?? []) {
     if (mapping.role !== 'Admin') continue;
     for (const g of groups) {
       if (g.name !== mapping.group && g.id !== mapping.group) continue;
-      for (const userId of flat.get(g.id)!.members) if (!admins.has(userId)) admins.set(userId, g.name);
+      for (const rank of flat.get(g.id)!.members) {
+        const userId = activeByLogin[rank].id;
+        if (!admins.has(userId)) admins.set(userId, g.name);
+      }
     }
   }
   return (u: DirectoryUser, existing?: User): { role: 'User' | 'Admin'; source: string } => {
@@ -406,17 +424,17 @@ function heldMessage(held: HeldDeletions): string {
 }
 
 /** Counts what the namespace holds once this plan is applied. */
-function countObjects(input: DecideInput, plan: Plan, groupCount: number, groupsOfUser: Map<string, string[]>, usersHeld: boolean): Counts {
+function countObjects(input: DecideInput, plan: Plan, groupCount: number, groupsOfUser: (position: number) => string[], usersHeld: boolean): Counts {
   const seen = new Set(input.snapshot.users.map((u) => u.id));
   const expired = new Set(plan.deletions.filter((d) => d.reason === 'RetentionExpired').map((d) => d.name));
-  const final: { state: string; groups: number }[] = input.snapshot.users.map((u) => ({
+  const final: { state: string; groups: number }[] = input.snapshot.users.map((u, position) => ({
     state: u.state,
-    groups: u.state === 'Active' ? (groupsOfUser.get(u.id)?.length ?? 0) : 0,
+    groups: u.state === 'Active' ? groupsOfUser(position).length : 0,
   }));
   for (const existing of input.existingUsers) {
     if (seen.has(existing.spec.idpId) || expired.has(existing.metadata.name!)) continue;
     const kept = existing.spec.state !== 'Deleted' && usersHeld;
-    final.push({ state: kept ? existing.spec.state : 'Deleted', groups: kept ? existing.spec.groups.length : 0 });
+    final.push({ state: kept ? existing.spec.state : 'Deleted', groups: kept ? (existing.spec.groupCount ?? existing.spec.groups.length) : 0 });
   }
   const count = (state: string) => final.filter((u) => u.state === state).length;
   return {
@@ -431,6 +449,37 @@ function countObjects(input: DecideInput, plan: Plan, groupCount: number, groups
 
 function namesOf(ids: readonly string[], names: Map<string, string>): string[] {
   return ids.map((id) => names.get(id)).filter((n): n is string => n !== undefined).sort();
+}
+
+/** The order of Array.prototype.sort() without a comparator, for strings: by UTF-16 code unit. */
+function compareStrings(x: string, y: string): number {
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/**
+ * A group's members as Group.spec.members lists them: the MAX_LISTED_MEMBERS smallest logins, sorted.
+ * Members are numbered in login order, so this selects the smallest numbers rather than sorting logins.
+ */
+function firstLogins(members: Int32Array, logins: readonly string[]): string[] {
+  const ranks = smallestSorted(members.slice(), MAX_LISTED_MEMBERS);
+  const out = new Array<string>(ranks.length);
+  for (let i = 0; i < ranks.length; i++) out[i] = logins[ranks[i]];
+  return out;
+}
+
+/**
+ * Each person's groups, from groups given in name order: every list comes out sorted. Lists are sized
+ * before they are filled; a person in no group gets undefined.
+ */
+function groupLists(groups: readonly { name: string; members: Int32Array }[], people: number): (string[] | undefined)[] {
+  const sizes = new Int32Array(people);
+  for (const g of groups) for (const rank of g.members) sizes[rank]++;
+  const lists: (string[] | undefined)[] = new Array(people);
+  const filled = new Int32Array(people);
+  for (const g of groups) {
+    for (const rank of g.members) (lists[rank] ??= new Array<string>(sizes[rank]))[filled[rank]++] = g.name;
+  }
+  return lists;
 }
 
 function emptyCounts(): Counts {

@@ -1,8 +1,43 @@
 // Structural equality for API objects, used to skip writes that would change nothing.
 
-/** Order-insensitive for object keys, order-sensitive for arrays (ours are sorted). */
+/**
+ * True when both values serialise to the same JSON, ignoring the order of object keys; arrays are
+ * order-sensitive (ours are sorted). Walks both values once, without serialising or sorting keys:
+ * decide() compares every existing User and Group on every sync.
+ */
 export function sameJson(a: unknown, b: unknown): boolean {
-  return canonical(a) === canonical(b);
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (hasToJson(a) || hasToJson(b)) return canonical(a) === canonical(b);
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameJson(jsonItem(a[i]), jsonItem(b[i]))) return false;
+    return true;
+  }
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  let keys = 0;
+  for (const key in x) {
+    if (!Object.hasOwn(x, key) || !serialised(x[key])) continue;
+    keys++;
+    if (!Object.hasOwn(y, key) || !sameJson(x[key], y[key])) return false;
+  }
+  for (const key in y) if (Object.hasOwn(y, key) && serialised(y[key])) keys--;
+  return keys === 0;
+}
+
+/** JSON.stringify leaves out object properties that are undefined or functions. */
+function serialised(value: unknown): boolean {
+  return value !== undefined && typeof value !== 'function';
+}
+
+/** ...and writes them as null inside arrays. */
+function jsonItem(value: unknown): unknown {
+  return serialised(value) ? value : null;
+}
+
+function hasToJson(value: object): boolean {
+  return typeof (value as { toJSON?: unknown }).toJSON === 'function';
 }
 
 function canonical(value: unknown): string {

@@ -1,8 +1,11 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { type KindDefinition } from './common.js';
 
-/** Group.spec.members lists at most this many logins; memberCount is always exact and User.spec.groups is complete. */
+/** Group.spec.members lists at most this many logins; memberCount is always exact; User.spec.groups lists every group up to its own cap (MAX_LISTED_GROUPS). */
 export const MAX_LISTED_MEMBERS = 1000;
+
+/** Group.spec.parents and children list at most this many groups each (the first, sorted); parentCount and childCount then give the number. */
+export const MAX_LISTED_NESTING = 1000;
 
 export const GroupSpec = Type.Object(
   {
@@ -15,10 +18,12 @@ export const GroupSpec = Type.Object(
   directMemberCount: Type.Integer({ minimum: 0, description: 'Active members listed in the group itself, not through a nested group.' }),
   members: Type.Array(Type.String(), {
     maxItems: MAX_LISTED_MEMBERS,
-    description: `Logins of active members after flattening, sorted; at most ${MAX_LISTED_MEMBERS} (see memberCount; every User lists its groups).`,
+    description: `Logins of active members after flattening, sorted; at most ${MAX_LISTED_MEMBERS} (see memberCount; every User lists its groups up to its own cap).`,
   }),
-  parents: Type.Array(Type.String(), { description: 'Group objects this group is nested in.' }),
-  children: Type.Array(Type.String(), { description: 'Group objects nested in this group.' }),
+  parents: Type.Array(Type.String(), { maxItems: MAX_LISTED_NESTING, description: `Group objects this group is nested in, sorted; at most ${MAX_LISTED_NESTING} (see parentCount).` }),
+  children: Type.Array(Type.String(), { maxItems: MAX_LISTED_NESTING, description: `Group objects nested in this group, sorted; at most ${MAX_LISTED_NESTING} (see childCount).` }),
+  parentCount: Type.Optional(Type.Integer({ minimum: 0, description: 'Set only when parents is capped: how many synced groups this group is nested in.' })),
+  childCount: Type.Optional(Type.Integer({ minimum: 0, description: 'Set only when children is capped: how many synced groups are nested in this group.' })),
   },
   { description: 'Written by the operator from the IdP: one group, its nesting and its flattened members.' },
 );

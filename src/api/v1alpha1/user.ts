@@ -4,6 +4,9 @@ import { Timestamp, type KindDefinition } from './common.js';
 export const USER_STATES = ['Active', 'Suspended', 'Deleted'] as const;
 export const ROLES = ['User', 'Admin'] as const;
 
+/** User.spec.groups lists at most this many groups (the first, sorted); groupCount then says how many there are. */
+export const MAX_LISTED_GROUPS = 5000;
+
 const Role = Type.Union(ROLES.map((r) => Type.Literal(r)));
 
 export const UserSpec = Type.Object(
@@ -16,9 +19,15 @@ export const UserSpec = Type.Object(
   state: Type.Union(USER_STATES.map((s) => Type.Literal(s)), { description: 'Active, Suspended or Deleted (kept for audit).' }),
   idpStatus: Type.Optional(Type.String({ maxLength: 64, description: 'The IdP\'s own word for the state.' })),
   groups: Type.Array(Type.String(), {
-    maxItems: 5000,
-    description: 'Group objects this user belongs to after flattening nested groups (empty unless Active).',
+    maxItems: MAX_LISTED_GROUPS,
+    description: `Group objects this user belongs to after flattening nested groups, sorted (empty unless Active); at most ${MAX_LISTED_GROUPS}, see groupCount.`,
   }),
+  groupCount: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      description: `Set only when groups is capped: how many groups this user belongs to, of which groups lists the first ${MAX_LISTED_GROUPS}. A group missing from a capped list proves nothing.`,
+    }),
+  ),
   role: Type.Optional(
     Type.Union(ROLES.map((r) => Type.Literal(r)), {
       description: 'Set by an admin to override the role; never changed by the operator.',
