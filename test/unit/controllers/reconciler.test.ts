@@ -403,6 +403,21 @@ describe('controllers/directorysync reconciler (in-memory apiserver)', () => {
       });
     }
 
+    it('says the same thing about the same failure, so repeated failures fold into one Event series', async () => {
+      const rig = new Rig(team());
+      await rig.process().reconcile();
+      rig.kube.fail((c) => (c.verb === 'list' ? new FakeApiError(429, 'storage is (re)initializing') : undefined));
+      const p = rig.process();
+      for (let i = 0; i < 3; i++) {
+        rig.now += 1000;
+        await p.reconcile();
+      }
+      const notes = rig.events.filter((e) => e.reason === 'SyncFailed').map((e) => e.note);
+      expect(notes).to.have.length(3);
+      expect(new Set(notes).size, 'one distinct note: the recorder counts repeats of it in one Event').to.equal(1);
+      expect(notes[0]).to.equal('listing the objects of this directory: storage is (re)initializing');
+    });
+
     it('calls a TypeError in a driver an InternalError, not a network error', async () => {
       const rig = new Rig(team());
       rig.fetchError = new TypeError("Cannot read properties of undefined (reading 'profile')");
