@@ -32,32 +32,25 @@ export interface SanitizedSnapshot {
 export function sanitizeSnapshot(input: DirectorySnapshot): SanitizedSnapshot {
   const refused: RefusedRecord[] = [];
   let shortened = 0;
-  const users: DirectoryUser[] = [];
-  const seenUsers = new Set<string>();
-  for (const u of input.users) {
-    const problem = userProblem(u, seenUsers);
-    if (problem) {
-      refused.push({ kind: 'User', idpId: clip(u.id, 64), reason: problem });
-      continue;
+  /** Keeps each record that can be stored (shortened to fit where needed), refusing the rest. */
+  const sieve = <T extends { id: string }>(kind: RefusedRecord['kind'], records: readonly T[], problem: (r: T, seen: Set<string>) => string | undefined, fit: (r: T) => T): T[] => {
+    const seen = new Set<string>();
+    const kept: T[] = [];
+    for (const record of records) {
+      const why = problem(record, seen);
+      if (why) {
+        refused.push({ kind, idpId: clip(record.id, 64), reason: why });
+        continue;
+      }
+      seen.add(record.id);
+      const fitted = fit(record);
+      if (fitted !== record) shortened++;
+      kept.push(fitted);
     }
-    seenUsers.add(u.id);
-    const fitted = fitUser(u);
-    if (fitted !== u) shortened++;
-    users.push(fitted);
-  }
-  const groups: DirectoryGroup[] = [];
-  const seenGroups = new Set<string>();
-  for (const g of input.groups) {
-    const problem = idProblem(g.id, seenGroups);
-    if (problem) {
-      refused.push({ kind: 'Group', idpId: clip(g.id, 64), reason: problem });
-      continue;
-    }
-    seenGroups.add(g.id);
-    const fitted = fitGroup(g);
-    if (fitted !== g) shortened++;
-    groups.push(fitted);
-  }
+    return kept;
+  };
+  const users = sieve('User', input.users, userProblem, fitUser);
+  const groups = sieve('Group', input.groups, (g, seen) => idProblem(g.id, seen), fitGroup);
   return { snapshot: { ...input, users, groups }, refused, shortened };
 }
 
