@@ -93,7 +93,8 @@ export class AuthentikApi {
     return readAllPages(
       async (page) => {
         const url = this.url(path, { ...query, page, page_size: this.pageSize });
-        const res = await this.get(url, permission, signal, ofGroup ? [400, 404] : [404]);
+        // A 404 past page 1 means the list shrank since page 1; on page 1 it means a wrong baseUrl.
+        const res = await this.get(url, permission, signal, [...(ofGroup ? [400] : []), ...(page > 1 ? [404] : [])]);
         if (res.status === 400) throw new TransientError('IdpUnavailable', `authentik: group ${ofGroup} disappeared while it was being read`);
         if (res.status === 404) return undefined;
         return parsePage(res.body, what);

@@ -152,6 +152,18 @@ describe('authentik driver against the emulator', () => {
     }
   });
 
+  it('stalls with InvalidConfiguration when baseUrl does not lead to the API', async () => {
+    const { emulator } = await start(SEED);
+    const wrong = new AuthentikDriver({ settings: { baseUrl: `${emulator.baseUrl}/api/v3` }, credentials: { token: emulator.token }, allowInsecureLoopback: true });
+    try {
+      const err = await failure(fetchAll(wrong));
+      expect(err).to.be.instanceOf(StallError).with.property('reason', 'InvalidConfiguration');
+      expect(err.message).to.include('/api/v3/api/v3/core/').and.include('404');
+    } finally {
+      await wrong.close();
+    }
+  });
+
   describe('failures never yield a partial snapshot', () => {
     it('fails with a TransientError when one page of users keeps answering 500', async () => {
       const { emulator, driver } = await start(generateFixture(30, 3), { settings: { pageSize: 10 } });
@@ -263,6 +275,14 @@ describe('authentik driver against the emulator', () => {
         ['GET /api/v3/core/users/', 'authentik_core.view_user'],
         ['GET /api/v3/core/users/?groups_by_pk={pk}', 'authentik_core.view_user'],
       ]);
+    });
+
+    it('reports an empty user list as a missing view_user (authentik may filter instead of refusing)', async () => {
+      const { emulator, driver } = await start(SEED);
+      emulator.directory.users = [];
+      emulator.serviceAccounts = [];
+      const result = await driver.verify();
+      expect(result.checks.find((c) => c.name === 'GET /api/v3/core/users/')).to.include({ ok: false, missing: 'authentik_core.view_user' });
     });
 
     it('stops at the token when it is wrong', async () => {
