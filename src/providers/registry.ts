@@ -8,6 +8,7 @@ import {
   GoogleWorkspaceSettings,
   JumpCloudSettings,
   KeycloakSettings,
+  AuthentikSettings,
   OktaSettings,
   ScimSettings,
   type ProviderType,
@@ -19,6 +20,7 @@ import { createOktaDriver } from './okta/driver.js';
 import { createJumpCloudDriver } from './jumpcloud/driver.js';
 import { createEntraDriver } from './entra/driver.js';
 import { createKeycloakDriver } from './keycloak/driver.js';
+import { createAuthentikDriver } from './authentik/driver.js';
 import { createScimDriver, createScimDriverFactory, type ScimBackend } from './scim/driver.js';
 
 /** The settings type each driver reads, by provider type. */
@@ -28,6 +30,7 @@ export interface ProviderSettings {
   entra: Parameters<typeof createEntraDriver>[0]['settings'];
   jumpcloud: Parameters<typeof createJumpCloudDriver>[0]['settings'];
   keycloak: Parameters<typeof createKeycloakDriver>[0]['settings'];
+  authentik: Parameters<typeof createAuthentikDriver>[0]['settings'];
   scim: Parameters<typeof createScimDriver>[0]['settings'];
 }
 
@@ -39,6 +42,7 @@ const FACTORIES: TypedFactories = {
   entra: { schema: EntraSettings, create: createEntraDriver },
   jumpcloud: { schema: JumpCloudSettings, create: createJumpCloudDriver },
   keycloak: { schema: KeycloakSettings, create: createKeycloakDriver },
+  authentik: { schema: AuthentikSettings, create: createAuthentikDriver },
   scim: { schema: ScimSettings, create: createScimDriver },
 };
 

@@ -9,7 +9,7 @@ import { checkInvariants, condition, createDirectory, getDirectory, groups, memb
 
 const SEED = new URL('../fixtures/seed-example.yaml', import.meta.url).pathname;
 /** IdPs whose groups can contain groups. */
-const NESTING = new Set(['googleWorkspace', 'entra', 'keycloak']);
+const NESTING = new Set(['googleWorkspace', 'entra', 'keycloak', 'authentik']);
 
 const SEED_FLATTENED = {
   Everyone: ['alice@company.com', 'bob@company.com', 'john@company.com', 'patrick@company.com', 'steve@company.com'],

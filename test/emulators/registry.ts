@@ -6,6 +6,7 @@ import { OktaEmulator } from './okta/emulator.js';
 import { JumpCloudEmulator } from './jumpcloud/emulator.js';
 import { EntraEmulator } from './entra/emulator.js';
 import { KeycloakEmulator } from './keycloak/emulator.js';
+import { AuthentikEmulator } from './authentik/emulator.js';
 
 export const EMULATORS: Record<string, (fixture: DirectoryFixture) => EmulatorBase> = {
   googleWorkspace: (f) => new GoogleWorkspaceEmulator(f),
@@ -13,4 +14,5 @@ export const EMULATORS: Record<string, (fixture: DirectoryFixture) => EmulatorBa
   jumpcloud: (f) => new JumpCloudEmulator(f),
   entra: (f) => new EntraEmulator(f),
   keycloak: (f) => new KeycloakEmulator(f),
+  authentik: (f) => new AuthentikEmulator(f),
 };

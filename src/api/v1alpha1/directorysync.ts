@@ -73,6 +73,14 @@ export const KeycloakSettings = Type.Object(
   { description: 'Keycloak: client credentials of a service account with realm-management view-users and query-groups. Secret key "clientSecret".' },
 );
 
+export const AuthentikSettings = Type.Object(
+  {
+    baseUrl: Url('authentik server URL, e.g. https://authentik.example.com (the API is read under /api/v3/).'),
+    pageSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'Rows per request (page_size); authentik\'s default 100.' })),
+  },
+  { description: 'authentik: API token of a user or service account with authentik_core.view_user and authentik_core.view_group. Secret key "token".' },
+);
+
 export const ScimSettings = Type.Object(
   {},
   {
@@ -81,7 +89,7 @@ export const ScimSettings = Type.Object(
   },
 );
 
-export const PROVIDER_TYPES = ['okta', 'googleWorkspace', 'entra', 'jumpcloud', 'keycloak', 'scim'] as const;
+export const PROVIDER_TYPES = ['okta', 'googleWorkspace', 'entra', 'jumpcloud', 'keycloak', 'authentik', 'scim'] as const;
 export type ProviderType = (typeof PROVIDER_TYPES)[number];
 
 /** Every URL setting that overrides where the operator sends credentials. */
@@ -93,6 +101,7 @@ const ENDPOINT_FIELDS: [ProviderType, string][] = [
   ['entra', 'graphUrl'],
   ['jumpcloud', 'baseUrl'],
   ['keycloak', 'baseUrl'],
+  ['authentik', 'baseUrl'],
 ];
 
 export const Provider = Type.Object(
@@ -106,6 +115,7 @@ export const Provider = Type.Object(
     entra: Type.Optional(EntraSettings),
     jumpcloud: Type.Optional(JumpCloudSettings),
     keycloak: Type.Optional(KeycloakSettings),
+    authentik: Type.Optional(AuthentikSettings),
     scim: Type.Optional(ScimSettings),
     caBundle: Type.Optional(Type.String({ maxLength: 65536, description: 'PEM CA certificates to trust for the IdP, besides the system roots.' })),
     allowInsecureLoopback: Type.Boolean({

@@ -1,0 +1,70 @@
+// authentik driver: the v3 API of one instance, read with an API token.
+import type { Static } from '@sinclair/typebox';
+import type { AuthentikSettings as AuthentikSettingsSchema } from '../../api/v1alpha1/directorysync.js';
+import { StallError } from '../../errors.js';
+import { checkUrlPolicy, IdpHttpClient } from '../http.js';
+import {
+  verifyOptions,
+  type DirectorySnapshot,
+  type DriverContext,
+  type DriverFactory,
+  type FetchOptions,
+  type ProviderDriver,
+  type VerifyOptions,
+  type VerifyResult,
+} from '../types.js';
+import { AuthentikApi, apiBase, errorText } from './api.js';
+import { readInstance } from './directory.js';
+import { verifyAuthentik } from './verify.js';
+
+/** spec.provider.authentik */
+export type AuthentikSettings = Static<typeof AuthentikSettingsSchema>;
+
+export const createAuthentikDriver: DriverFactory<AuthentikSettings> = (ctx) => new AuthentikDriver(ctx);
+
+export class AuthentikDriver implements ProviderDriver {
+  readonly type = 'authentik';
+  private readonly http: IdpHttpClient;
+  private readonly api: AuthentikApi;
+
+  constructor(ctx: DriverContext<AuthentikSettings>) {
+    const { settings, credentials } = ctx;
+    if (!settings?.baseUrl) throw new StallError('InvalidConfiguration', 'spec.provider.authentik.baseUrl is required');
+    const token = credentials.token?.trim();
+    if (!token) {
+      throw new StallError('InvalidConfiguration', 'the Secret has no "token" (an authentik API token, from Directory › Tokens and App passwords)');
+    }
+    const base = checkUrlPolicy(settings.baseUrl, ctx.allowInsecureLoopback, 'authentik base URL');
+    this.http = new IdpHttpClient({
+      idpName: 'authentik',
+      caBundle: ctx.caBundle,
+      allowInsecureLoopback: ctx.allowInsecureLoopback,
+      errorText,
+      now: ctx.now,
+      sleep: ctx.sleep,
+    });
+    this.api = new AuthentikApi(this.http, { apiBase: apiBase(base), token, pageSize: settings.pageSize });
+  }
+
+  async fetch(options: FetchOptions): Promise<DirectorySnapshot> {
+    const callsBefore = this.http.calls;
+    // On the first failure, stop the requests still queued: the snapshot is lost anyway.
+    const abort = new AbortController();
+    const signal = options.signal ? AbortSignal.any([options.signal, abort.signal]) : abort.signal;
+    try {
+      const { users, groups } = await readInstance(this.api, signal);
+      return { users, groups, apiCalls: this.http.calls - callsBefore };
+    } catch (err) {
+      abort.abort(err);
+      throw err;
+    }
+  }
+
+  verify(options?: VerifyOptions | AbortSignal): Promise<VerifyResult> {
+    return verifyAuthentik(this.api, verifyOptions(options).signal);
+  }
+
+  close(): Promise<void> {
+    return this.http.close();
+  }
+}
