@@ -375,6 +375,23 @@ function withLoopback(noProxy: string | undefined): string {
 }
 
 /** Method-free, query-free description of a URL for messages (query strings may carry tokens). */
+/**
+ * Reads a whole directory through `http`, counting its calls. On the first failure the requests still
+ * queued are stopped: the snapshot is lost anyway, and a partial one is never returned.
+ */
+export async function readWhole<T extends object>(http: { readonly calls: number }, outer: AbortSignal | undefined, read: (signal: AbortSignal) => Promise<T>): Promise<T & { apiCalls: number }> {
+  const callsBefore = http.calls;
+  const abort = new AbortController();
+  const signal = outer ? AbortSignal.any([outer, abort.signal]) : abort.signal;
+  try {
+    const result = await read(signal);
+    return { ...result, apiCalls: http.calls - callsBefore };
+  } catch (err) {
+    abort.abort(err);
+    throw err;
+  }
+}
+
 export function describeUrl(url: string | URL): string {
   const u = new URL(String(url));
   return `${u.origin}${u.pathname}`;

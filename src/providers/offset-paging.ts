@@ -33,10 +33,18 @@ export class ListChanged extends Error {}
 
 export async function listAll<T>(fetchPage: PageFetcher<T>, options: ListOptions<T>): Promise<T[]> {
   if (options.limit < 2) throw new RangeError('listAll needs a page limit of at least 2');
+  return rereadWhileChanging(() => readOnce(fetchPage, options), options);
+}
+
+/**
+ * Runs one whole pass over a list again while it reports ListChanged, up to maxPasses (default 3),
+ * then fails with a transient error: the next sync tries again, and no partial list is ever used.
+ */
+export async function rereadWhileChanging<T>(readPass: () => Promise<T>, options: { what: string; idpName?: string; maxPasses?: number }): Promise<T> {
   const maxPasses = options.maxPasses ?? 3;
   for (let pass = 1; ; pass++) {
     try {
-      return await readOnce(fetchPage, options);
+      return await readPass();
     } catch (err) {
       if (!(err instanceof ListChanged)) throw err;
       if (pass >= maxPasses) {

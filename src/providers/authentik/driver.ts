@@ -2,7 +2,7 @@
 import type { Static } from '@sinclair/typebox';
 import type { AuthentikSettings as AuthentikSettingsSchema } from '../../api/v1alpha1/directorysync.js';
 import { StallError } from '../../errors.js';
-import { checkUrlPolicy, IdpHttpClient } from '../http.js';
+import { checkUrlPolicy, IdpHttpClient, readWhole } from '../http.js';
 import {
   verifyOptions,
   type DirectorySnapshot,
@@ -46,18 +46,8 @@ export class AuthentikDriver implements ProviderDriver {
     this.api = new AuthentikApi(this.http, { apiBase: apiBase(base), token, pageSize: settings.pageSize });
   }
 
-  async fetch(options: FetchOptions): Promise<DirectorySnapshot> {
-    const callsBefore = this.http.calls;
-    // On the first failure, stop the requests still queued: the snapshot is lost anyway.
-    const abort = new AbortController();
-    const signal = options.signal ? AbortSignal.any([options.signal, abort.signal]) : abort.signal;
-    try {
-      const { users, groups } = await readInstance(this.api, signal);
-      return { users, groups, apiCalls: this.http.calls - callsBefore };
-    } catch (err) {
-      abort.abort(err);
-      throw err;
-    }
+  fetch(options: FetchOptions): Promise<DirectorySnapshot> {
+    return readWhole(this.http, options.signal, (signal) => readInstance(this.api, signal));
   }
 
   verify(options?: VerifyOptions | AbortSignal): Promise<VerifyResult> {

@@ -5,7 +5,7 @@
 // count and number of pages, which every page reports. So a pass in which they change, a row comes
 // back twice, or the rows read do not add up to the count, is thrown away and the list read again.
 import { TransientError } from '../../errors.js';
-import { ListChanged } from '../offset-paging.js';
+import { ListChanged, rereadWhileChanging } from '../offset-paging.js';
 import type { AuthentikPage } from './model.js';
 
 /** One page, 1-based; undefined when authentik says the page no longer exists (the list shrank). */
@@ -21,20 +21,7 @@ export interface NumberedListOptions<T> {
 }
 
 export async function readAllPages<T>(fetchPage: NumberedPageFetcher, options: NumberedListOptions<T>): Promise<T[]> {
-  const maxPasses = options.maxPasses ?? 3;
-  for (let pass = 1; ; pass++) {
-    try {
-      return await readOnce(fetchPage, options);
-    } catch (err) {
-      if (!(err instanceof ListChanged)) throw err;
-      if (pass >= maxPasses) {
-        throw new TransientError(
-          'IdpUnavailable',
-          `authentik: the list from ${options.what} changed while it was being read, ${maxPasses} times in a row (last: ${err.message}); the sync will be retried`,
-        );
-      }
-    }
-  }
+  return rereadWhileChanging(() => readOnce(fetchPage, options), { ...options, idpName: 'authentik' });
 }
 
 async function readOnce<T>(fetchPage: NumberedPageFetcher, { parse, id, what }: NumberedListOptions<T>): Promise<T[]> {

@@ -2,7 +2,7 @@
 import type { Static } from '@sinclair/typebox';
 import type { JumpCloudSettings as JumpCloudSettingsSchema } from '../../api/v1alpha1/directorysync.js';
 import { StallError } from '../../errors.js';
-import { checkUrlPolicy, IdpHttpClient } from '../http.js';
+import { checkUrlPolicy, IdpHttpClient, readWhole } from '../http.js';
 import { verifyOptions, type DirectorySnapshot, type DriverContext, type DriverFactory, type FetchOptions, type ProviderDriver, type VerifyOptions, type VerifyResult } from '../types.js';
 import { EU_CONSOLE, JumpCloudApi, US_CONSOLE } from './api.js';
 import { readDirectory } from './directory.js';
@@ -60,18 +60,8 @@ export class JumpCloudDriver implements ProviderDriver {
     });
   }
 
-  async fetch(options: FetchOptions): Promise<DirectorySnapshot> {
-    const callsBefore = this.http.calls;
-    // On the first failure, stop the requests still queued: the snapshot is lost anyway.
-    const abort = new AbortController();
-    const signal = options.signal ? AbortSignal.any([options.signal, abort.signal]) : abort.signal;
-    try {
-      const { users, groups } = await readDirectory(this.api, this.ctx.settings?.applicationId || undefined, signal);
-      return { users, groups, apiCalls: this.http.calls - callsBefore };
-    } catch (err) {
-      abort.abort(err);
-      throw err;
-    }
+  fetch(options: FetchOptions): Promise<DirectorySnapshot> {
+    return readWhole(this.http, options.signal, (signal) => readDirectory(this.api, this.ctx.settings?.applicationId || undefined, signal));
   }
 
   verify(options?: VerifyOptions | AbortSignal): Promise<VerifyResult> {

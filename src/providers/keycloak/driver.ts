@@ -2,7 +2,7 @@
 import type { Static } from '@sinclair/typebox';
 import type { KeycloakSettings as KeycloakSettingsSchema } from '../../api/v1alpha1/directorysync.js';
 import { StallError } from '../../errors.js';
-import { checkUrlPolicy, IdpHttpClient } from '../http.js';
+import { checkUrlPolicy, IdpHttpClient, readWhole } from '../http.js';
 import { TokenCache } from '../token.js';
 import {
   verifyOptions,
@@ -74,18 +74,8 @@ export class KeycloakDriver implements ProviderDriver {
     this.api = new KeycloakApi(this.http, this.tokens, { adminBase: urls.adminBase, clientId: settings.clientId, pageSize: options.pageSize });
   }
 
-  async fetch(options: FetchOptions): Promise<DirectorySnapshot> {
-    const callsBefore = this.http.calls;
-    // On the first failure, stop the requests still queued: the snapshot is lost anyway.
-    const abort = new AbortController();
-    const signal = options.signal ? AbortSignal.any([options.signal, abort.signal]) : abort.signal;
-    try {
-      const { users, groups } = await readRealm(this.api, signal);
-      return { users, groups, apiCalls: this.http.calls - callsBefore };
-    } catch (err) {
-      abort.abort(err);
-      throw err;
-    }
+  fetch(options: FetchOptions): Promise<DirectorySnapshot> {
+    return readWhole(this.http, options.signal, (signal) => readRealm(this.api, signal));
   }
 
   verify(options?: VerifyOptions | AbortSignal): Promise<VerifyResult> {

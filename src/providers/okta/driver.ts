@@ -2,7 +2,7 @@
 import type { Static } from '@sinclair/typebox';
 import type { OktaSettings as OktaSettingsSchema } from '../../api/v1alpha1/directorysync.js';
 import { StallError } from '../../errors.js';
-import { checkUrlPolicy, IdpHttpClient } from '../http.js';
+import { checkUrlPolicy, IdpHttpClient, readWhole } from '../http.js';
 import { verifyOptions, type DirectorySnapshot, type DriverContext, type DriverFactory, type FetchOptions, type ProviderDriver, type VerifyOptions, type VerifyResult } from '../types.js';
 import { OktaApi, type OktaScope } from './api.js';
 import { ApiTokenAuthorizer, OAuthAuthorizer, type OktaAuthorizer } from './auth.js';
@@ -69,19 +69,9 @@ class OktaDriver implements ProviderDriver {
     this.api = new OktaApi(this.http, auth, baseUrl, this.oauth ? 'service app' : 'API token');
   }
 
-  async fetch(options: FetchOptions): Promise<DirectorySnapshot> {
-    const callsBefore = this.http.calls;
-    // On the first failure, stop the requests still queued: the snapshot is lost anyway.
-    const abort = new AbortController();
-    const signal = options.signal ? AbortSignal.any([options.signal, abort.signal]) : abort.signal;
-    try {
-      const appId = this.ctx.settings.appId;
-      const { users, groups } = appId ? await readApp(this.api, appId, signal) : await readOrg(this.api, signal);
-      return { users, groups, apiCalls: this.http.calls - callsBefore };
-    } catch (err) {
-      abort.abort(err);
-      throw err;
-    }
+  fetch(options: FetchOptions): Promise<DirectorySnapshot> {
+    const appId = this.ctx.settings.appId;
+    return readWhole(this.http, options.signal, (signal) => (appId ? readApp(this.api, appId, signal) : readOrg(this.api, signal)));
   }
 
   verify(options?: VerifyOptions | AbortSignal): Promise<VerifyResult> {
