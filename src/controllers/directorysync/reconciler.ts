@@ -419,14 +419,16 @@ function credentialKeyIn(text: string, credentials: Record<string, string>): str
   return undefined;
 }
 
-/** Runs apiserver calls; their failures become typed errors that say what the operator was doing. */
+/**
+ * Runs apiserver calls; their failures become typed errors that say what the operator was doing. Every
+ * untyped failure here is the apiserver's, a refused connection (which carries no HTTP status) included.
+ */
 async function cluster<T>(doing: string, call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (err) {
     if (err instanceof IdpSyncError) throw err;
-    if (isClusterError(err)) throw classifyClusterError(err, doing);
-    throw asInternalError(err);
+    throw classifyClusterError(err, doing);
   }
 }
 

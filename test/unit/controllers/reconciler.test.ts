@@ -418,6 +418,19 @@ describe('controllers/directorysync reconciler (in-memory apiserver)', () => {
       expect(notes[0]).to.equal('listing the objects of this directory: storage is (re)initializing');
     });
 
+    it('calls a refused connection to the apiserver ApiServerUnavailable, not an internal error', async () => {
+      const rig = new Rig(team());
+      await rig.process().reconcile();
+      rig.kube.fail((c) =>
+        c.verb === 'list' ? Object.assign(new Error('request to https://127.0.0.1:6443/apis failed, reason: connect ECONNREFUSED 127.0.0.1:6443'), { code: 'ECONNREFUSED' }) : undefined,
+      );
+      const result = await rig.process().reconcile();
+      expect(result).to.be.instanceOf(TransientError);
+      expect(result).to.deep.include({ reason: 'ApiServerUnavailable', origin: 'cluster' });
+      expect((result as TransientError).message).to.equal('listing the objects of this directory: request to https://127.0.0.1:6443/apis failed, reason: connect ECONNREFUSED 127.0.0.1:6443');
+      expect(rig.condition('IdpReachable')?.status).to.equal('True');
+    });
+
     it('calls a TypeError in a driver an InternalError, not a network error', async () => {
       const rig = new Rig(team());
       rig.fetchError = new TypeError("Cannot read properties of undefined (reading 'profile')");
