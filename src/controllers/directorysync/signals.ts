@@ -137,6 +137,7 @@ export class RevocationSignals {
    * Removes delivered signals from the User's records: a server-side apply of the whole User (the same
    * field manager owns the records) conditional on its resourceVersion, read again after a conflict.
    */
+  /** Never rejects: a signal whose delivery could not be recorded is simply delivered again later. */
   private strike(ds: DirectorySync, userName: string, done: Map<string, Set<string>>, known?: User): Promise<boolean> {
     const key = `${ds.metadata.namespace}/${userName}`;
     const run = (this.chains.get(key) ?? Promise.resolve()).then(() => this.writeStruck(ds, userName, done, known));
@@ -154,8 +155,16 @@ export class RevocationSignals {
   private async writeStruck(ds: DirectorySync, userName: string, done: Map<string, Set<string>>, known?: User): Promise<boolean> {
     const namespace = ds.metadata.namespace!;
     let user = known;
+    const notRecorded = (err: unknown) => {
+      this.deps.log.warn('could not record delivered revocation signals; they will be delivered again', { user: `${namespace}/${userName}`, error: String((err as Error)?.message ?? err).split('\n')[0] });
+      return false;
+    };
     for (let attempt = 0; attempt < MARK_ATTEMPTS; attempt++) {
-      user ??= await this.deps.kube.get<User>('User', namespace, userName);
+      try {
+        user ??= await this.deps.kube.get<User>('User', namespace, userName);
+      } catch (err) {
+        return notRecorded(err);
+      }
       if (!user?.status?.revocations) return false;
       const records = user.status.revocations.map((r) => (done.has(r.id) ? { ...r, pending: r.pending.filter((p) => !done.get(r.id)!.has(p)) } : r));
       if (records.every((r, i) => r.pending.length === user!.status!.revocations![i].pending.length)) return true;
@@ -165,10 +174,7 @@ export class RevocationSignals {
         return true;
       } catch (err) {
         if (isNotFound(err)) return false;
-        if (!isConflict(err)) {
-          this.deps.log.warn('could not record delivered revocation signals; they will be delivered again', { user: `${namespace}/${userName}`, error: String((err as Error)?.message ?? err).split('\n')[0] });
-          return false;
-        }
+        if (!isConflict(err)) return notRecorded(err);
         user = undefined;
       }
     }

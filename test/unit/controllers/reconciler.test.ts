@@ -248,6 +248,25 @@ describe('controllers/directorysync reconciler (in-memory apiserver)', () => {
       expect(rig.user('ann@x.io').status!.revocations![0].pending).to.deep.equal([]);
     });
 
+    it('keeps a webhook owed when its delivery cannot be recorded, and records it on a later delivery', async () => {
+      const rig = new Rig(team(), { notifications: { webhooks: [vpn] } });
+      rig.kube.seedSecret(NS, 'vpn-signing', { signingSecret: 'whsec_0123456789abcdef' });
+      await rig.process().reconcile();
+      rig.snap = team('Suspended');
+      const p = rig.process();
+      await p.reconcile();
+      rig.kube.fail((c) => (c.verb === 'get' && c.kind === 'User' ? new FakeApiError(503, 'etcdserver: leader changed') : undefined));
+      p.deliverWebhooks('vpn');
+      await settle();
+      expect(rig.user('ann@x.io').status!.revocations![0].pending).to.deep.equal(['Webhook/vpn']);
+
+      rig.kube.clearFaults();
+      await p.reconcile();
+      p.deliverWebhooks('vpn');
+      await settle();
+      expect(rig.user('ann@x.io').status!.revocations![0].pending).to.deep.equal([]);
+    });
+
     it('delivers pending signals even while the IdP is failing', async () => {
       const rig = new Rig(team());
       await rig.process().reconcile();
