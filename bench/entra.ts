@@ -2,7 +2,8 @@
 // (full) delta round, an unchanged delta round, a round with a few changes, and a plain full read.
 // Run: npx tsx bench/entra.ts [users] [groups]
 import { createEntraDriver } from '../src/providers/entra/driver.js';
-import type { DirectorySnapshot, ProviderDriver } from '../src/providers/types.js';
+import type { ProviderDriver } from '../src/providers/types.js';
+import type { DirectorySnapshot } from '../src/directory/snapshot.js';
 import { generateFixture } from '../test/emulators/fixture.js';
 import { EntraEmulator } from '../test/emulators/entra/emulator.js';
 

@@ -1,7 +1,7 @@
 // The pure heart of a sync: from the DirectorySync, a complete IdP snapshot, the objects that exist now
 // and the time, decide which Users and Groups to write, which to delete, which deletions the guard holds
 // back, which events to emit and what the counts are. No I/O here; the apply step writes the result.
-import type { DirectorySnapshot, DirectoryGroup, DirectoryUser } from '../providers/types.js';
+import type { DirectorySnapshot, DirectoryGroup, DirectoryUser } from './snapshot.js';
 import {
   ANNOTATIONS,
   LABELS,

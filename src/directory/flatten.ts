@@ -1,7 +1,7 @@
 // Transitive ("nested") group membership. A group's members are its direct members plus the members of
 // every group nested in it, at any depth. Cycles (A ⊂ B ⊂ A) and diamonds are handled by collapsing the
 // nesting graph into strongly connected components first: every group in a cycle has the same members.
-import type { DirectoryGroup } from '../providers/types.js';
+import type { DirectoryGroup } from './snapshot.js';
 
 export interface FlatGroup {
   /** User ids reachable through this group and every group nested in it. */

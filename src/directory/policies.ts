@@ -1,7 +1,7 @@
 // Declared policies: a DirectorySync's spec.policies rules, expanded into one Policy per rule and
 // matching Group. Each is owned by its Group, so when the group goes the garbage collector removes the
 // Policy; this module only decides what to write and which Policies a changed rule no longer wants.
-import type { DirectoryGroup } from '../providers/types.js';
+import type { DirectoryGroup } from './snapshot.js';
 import { LABELS, type Policy, type PolicySpec } from '../api/v1alpha1/index.js';
 import type { DirectorySyncSpec } from '../api/v1alpha1/index.js';
 import { globToRegExp, objectName } from './naming.js';

@@ -2,7 +2,7 @@
 // so one bad record can never stop a directory. What can be kept is shortened (a display name, a
 // description); what cannot (an id or login over the limit, an id listed twice) is refused with a reason.
 // A refused record changes nothing: its existing object, if any, is left exactly as it is.
-import type { DirectoryGroup, DirectorySnapshot, DirectoryUser } from '../providers/types.js';
+import type { DirectoryGroup, DirectorySnapshot, DirectoryUser } from './snapshot.js';
 
 /** The limits of the User and Group schemas (src/api/v1alpha1/user.ts and group.ts). */
 export const RECORD_LIMITS = {

@@ -1,6 +1,6 @@
 // One delivery attempt: POST a signed CloudEvent and classify the answer. No retries here.
 import { request, type Dispatcher } from 'undici';
-import { parseRetryAfter } from '../providers/http.js';
+import { parseRetryAfter } from '../util/http.js';
 import { signatureHeaders } from './signing.js';
 
 export const USER_AGENT = 'idpsync/0.1.0';

@@ -3,7 +3,7 @@
 import { rootCertificates } from 'node:tls';
 import { Agent } from 'undici';
 import type { NotificationType, WebhookStatus } from '../api/v1alpha1/directorysync.js';
-import { checkUrlPolicy, describeUrl } from '../providers/http.js';
+import { checkUrlPolicy, describeUrl } from '../util/http.js';
 import { webhookDeliveriesTotal } from '../runtime/metrics.js';
 import { backoffDelay } from '../runtime/workqueue.js';
 import type { CloudEvent } from './cloudevent.js';

@@ -6,6 +6,7 @@ import { rootCertificates } from 'node:tls';
 import { Agent, EnvHttpProxyAgent, fetch as undiciFetch, type Dispatcher } from 'undici';
 import { bulkhead, type BulkheadPolicy } from 'cockatiel';
 import { StallError, TransientError, IdpSyncError } from '../errors.js';
+import { describeUrl, parseRetryAfter } from '../util/http.js';
 
 export interface IdpHttpOptions {
   /** Name used in error messages, e.g. "Okta". */
@@ -68,38 +69,6 @@ export const realSleep = (ms: number, signal?: AbortSignal): Promise<void> =>
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
-
-export function isLoopbackUrl(url: URL): boolean {
-  return LOOPBACK_HOSTS.has(url.hostname) || url.hostname.startsWith('127.');
-}
-
-/** Throws a StallError when a configured URL is not allowed. */
-export function checkUrlPolicy(raw: string, allowInsecureLoopback: boolean | undefined, what: string): URL {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new StallError('InvalidConfiguration', `${what} "${raw}" is not a valid URL`);
-  }
-  if (url.protocol === 'https:') return url;
-  if (url.protocol === 'http:' && allowInsecureLoopback && isLoopbackUrl(url)) return url;
-  if (url.protocol === 'http:' && isLoopbackUrl(url)) {
-    throw new StallError(
-      'InvalidConfiguration',
-      `${what} "${url.origin}" uses plain HTTP; set spec.provider.allowInsecureLoopback: true to permit it for loopback addresses`,
-    );
-  }
-  throw new StallError('InvalidConfiguration', `${what} "${url.origin}" must use https://`);
-}
-
-export function parseRetryAfter(value: string | null, now: number): number | undefined {
-  if (!value) return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
-}
 
 /** What a request was admitted with: the gate's closure count then, and whether it goes first after a reopening. */
 interface Admission {
@@ -390,11 +359,6 @@ export async function readWhole<T extends object>(http: { readonly calls: number
     abort.abort(err);
     throw err;
   }
-}
-
-export function describeUrl(url: string | URL): string {
-  const u = new URL(String(url));
-  return `${u.origin}${u.pathname}`;
 }
 
 function networkMessage(err: unknown): string {

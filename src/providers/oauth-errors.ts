@@ -12,7 +12,7 @@
 // Messages carry the IdP's error code and description, never the request (assertions, secrets).
 import * as oidc from 'openid-client';
 import { IdpSyncError, StallError, TransientError } from '../errors.js';
-import { parseRetryAfter } from './http.js';
+import { parseRetryAfter } from '../util/http.js';
 
 /** A token endpoint's refusal, as the drivers' refinements see it. */
 export interface OAuthRefusal {

@@ -1,6 +1,6 @@
 // Fixture builders for the pure directory logic: small functions with modifiers, so each test states
 // only what matters to it.
-import type { DirectoryGroup, DirectorySnapshot, DirectoryUser } from '../../src/providers/types.js';
+import type { DirectoryGroup, DirectorySnapshot, DirectoryUser } from '../../src/directory/snapshot.js';
 import type { DirectoryRef } from '../../src/directory/decide.js';
 import type { DirectorySyncSpec, Group, User } from '../../src/api/v1alpha1/index.js';
 import { API_VERSION } from '../../src/api/v1alpha1/index.js';

@@ -1,7 +1,8 @@
 // Authorised reads from the v3 API: every page of a list (see paging.ts), 401s explained as the token
 // and 403s as the authentik permission that is missing.
 import { StallError, TransientError } from '../../errors.js';
-import { describeUrl, type IdpHttpClient, type IdpResponse } from '../http.js';
+import { type IdpHttpClient, type IdpResponse } from '../http.js';
+import { describeUrl } from '../../util/http.js';
 import { parseGroup, parsePage, parseUser, type AuthentikGroup, type AuthentikPage, type AuthentikUser } from './model.js';
 import { readAllPages } from './paging.js';
 

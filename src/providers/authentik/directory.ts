@@ -1,7 +1,7 @@
 // Reads an authentik instance into users and groups. A group names the groups it sits in (`parents`,
 // or `parent` on older servers), and a member of a group counts as a member of its parents: so each
 // group lists the groups that name it as nested groups, and the operator flattens them.
-import type { DirectoryGroup, DirectoryUser } from '../types.js';
+import type { DirectoryGroup, DirectoryUser } from '../../directory/snapshot.js';
 import type { AuthentikApi } from './api.js';
 import { isPerson, toDirectoryUser, type AuthentikGroup, type AuthentikUser } from './model.js';
 

@@ -2,17 +2,10 @@
 import type { Static } from '@sinclair/typebox';
 import type { AuthentikSettings as AuthentikSettingsSchema } from '../../api/v1alpha1/directorysync.js';
 import { StallError } from '../../errors.js';
-import { checkUrlPolicy, IdpHttpClient, readWhole } from '../http.js';
-import {
-  verifyOptions,
-  type DirectorySnapshot,
-  type DriverContext,
-  type DriverFactory,
-  type FetchOptions,
-  type ProviderDriver,
-  type VerifyOptions,
-  type VerifyResult,
-} from '../types.js';
+import { IdpHttpClient, readWhole } from '../http.js';
+import { checkUrlPolicy } from '../../util/http.js';
+import { verifyOptions, type DriverContext, type DriverFactory, type FetchOptions, type ProviderDriver, type VerifyOptions, type VerifyResult } from '../types.js';
+import { type DirectorySnapshot } from '../../directory/snapshot.js';
 import { AuthentikApi, apiBase, errorText } from './api.js';
 import { readInstance } from './directory.js';
 import { verifyAuthentik } from './verify.js';

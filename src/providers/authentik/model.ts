@@ -1,6 +1,6 @@
 // authentik's wire shapes (API v3), checked on the way in, and their mapping to the driver contract.
 import { TransientError } from '../../errors.js';
-import type { DirectoryUser } from '../types.js';
+import type { DirectoryUser } from '../../directory/snapshot.js';
 
 /** A user as GET /core/users/ answers (fields idpsync reads). */
 export interface AuthentikUser {

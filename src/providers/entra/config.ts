@@ -2,7 +2,7 @@
 import type { Static } from '@sinclair/typebox';
 import type { EntraSettings } from '../../api/v1alpha1/directorysync.js';
 import { StallError } from '../../errors.js';
-import { checkUrlPolicy } from '../http.js';
+import { checkUrlPolicy } from '../../util/http.js';
 
 export type EntraSettingsInput = Partial<Static<typeof EntraSettings>>;
 

@@ -3,7 +3,8 @@
 // so an unchanged tenant costs one call per collection; otherwise every fetch is a full read.
 import { IdpHttpClient } from '../http.js';
 import { TokenCache } from '../token.js';
-import { verifyOptions, type DirectorySnapshot, type DriverContext, type FetchOptions, type ProviderDriver, type VerifyOptions, type VerifyResult } from '../types.js';
+import { verifyOptions, type DriverContext, type FetchOptions, type ProviderDriver, type VerifyOptions, type VerifyResult } from '../types.js';
+import { type DirectorySnapshot } from '../../directory/snapshot.js';
 import { failedCheck, runProbes, type Probe } from '../verify.js';
 import { StallError } from '../../errors.js';
 import { createTokenIssuer } from './auth.js';

@@ -1,7 +1,8 @@
 // Microsoft Graph reads: bearer token from the cache, @odata.nextLink paging to the end, Graph's
 // error bodies in messages, and 403s turned into the application permission that is missing.
 import { StallError, TransientError } from '../../errors.js';
-import { describeUrl, type IdpHttpClient } from '../http.js';
+import { type IdpHttpClient } from '../http.js';
+import { describeUrl } from '../../util/http.js';
 import type { TokenCache } from '../token.js';
 
 /** Application permissions, in Entra's own names. */

@@ -1,6 +1,6 @@
 // What the driver reads from Graph: the full directory, the delta rounds, and app assignments.
 import { StallError, TransientError } from '../../errors.js';
-import { describeUrl } from '../http.js';
+import { describeUrl } from '../../util/http.js';
 import { graphErrorText, parsePage, type GraphClient, type GraphPermission } from './graph.js';
 import {
   applyGroups,

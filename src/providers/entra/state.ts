@@ -1,7 +1,7 @@
 // The driver's picture of a tenant, built from full reads or from delta pages, and the snapshot
 // made from it. Everything here is pure: no I/O, so the merge rules can be tested on their own.
 import { TransientError } from '../../errors.js';
-import type { DirectoryGroup, DirectorySnapshot, DirectoryUser } from '../types.js';
+import type { DirectoryGroup, DirectorySnapshot, DirectoryUser } from '../../directory/snapshot.js';
 
 export const USER_TYPE = '#microsoft.graph.user';
 export const GROUP_TYPE = '#microsoft.graph.group';

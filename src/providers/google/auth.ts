@@ -5,7 +5,8 @@ import * as oidc from 'openid-client';
 import { importPKCS8, SignJWT } from 'jose';
 import { StallError, type IdpSyncError } from '../../errors.js';
 import { tokenEndpointError } from '../oauth-errors.js';
-import { isLoopbackUrl, type IdpHttpClient } from '../http.js';
+import { type IdpHttpClient } from '../http.js';
+import { isLoopbackUrl } from '../../util/http.js';
 import type { IssuedToken } from '../token.js';
 
 export const DEFAULT_TOKEN_URL = 'https://oauth2.googleapis.com/token';

@@ -3,18 +3,11 @@
 import type { Static } from '@sinclair/typebox';
 import type { GoogleWorkspaceSettings as SettingsSchema } from '../../api/v1alpha1/directorysync.js';
 import { StallError } from '../../errors.js';
-import { checkUrlPolicy, IdpHttpClient } from '../http.js';
+import { IdpHttpClient } from '../http.js';
+import { checkUrlPolicy } from '../../util/http.js';
 import { TokenCache } from '../token.js';
-import {
-  verifyOptions,
-  type DirectoryGroup,
-  type DirectorySnapshot,
-  type DriverContext,
-  type FetchOptions,
-  type ProviderDriver,
-  type VerifyOptions,
-  type VerifyResult,
-} from '../types.js';
+import { verifyOptions, type DriverContext, type FetchOptions, type ProviderDriver, type VerifyOptions, type VerifyResult } from '../types.js';
+import { type DirectoryGroup, type DirectorySnapshot } from '../../directory/snapshot.js';
 import { runProbes, type Probe } from '../verify.js';
 import { DirectoryApi, GROUPS, MEMBERS, ORG_UNITS, USERS, type GoogleGroup, type GoogleMember, type ListShape } from './api.js';
 import { DEFAULT_TOKEN_URL, DelegatedTokenIssuer, parseServiceAccountKey } from './auth.js';

@@ -1,5 +1,5 @@
 // Turns Directory API resources into the driver contract's users and groups.
-import type { DirectoryGroup, DirectoryUser } from '../types.js';
+import type { DirectoryGroup, DirectoryUser } from '../../directory/snapshot.js';
 import type { GoogleMember, GoogleOrgUnit, GoogleUser } from './api.js';
 
 export function toDirectoryUser(user: GoogleUser, orgUnitIdByPath?: ReadonlyMap<string, string>): DirectoryUser {

@@ -1,5 +1,5 @@
 // Reads a whole JumpCloud directory (or the part bound to one application) into a snapshot.
-import type { DirectoryGroup, DirectoryUser } from '../types.js';
+import type { DirectoryGroup, DirectoryUser } from '../../directory/snapshot.js';
 import type { JumpCloudApi } from './api.js';
 import { toDirectoryGroup, toDirectoryUser } from './model.js';
 

@@ -1,6 +1,6 @@
 // JumpCloud's wire shapes, checked on the way in, and their mapping to the driver contract.
 import { TransientError } from '../../errors.js';
-import type { DirectoryGroup, DirectoryUser } from '../types.js';
+import type { DirectoryGroup, DirectoryUser } from '../../directory/snapshot.js';
 
 /** A v1 system user (GET /api/systemusers), the fields the sync reads. */
 export interface SystemUser {

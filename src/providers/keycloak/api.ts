@@ -1,7 +1,8 @@
 // Authorised reads from the Admin REST API: first/max paging to the end (each page checked against
 // the last, see offset-paging.ts), and 403s explained as the realm-management role that is missing.
 import { StallError, TransientError } from '../../errors.js';
-import { describeUrl, type IdpHttpClient, type IdpResponse } from '../http.js';
+import { type IdpHttpClient, type IdpResponse } from '../http.js';
+import { describeUrl } from '../../util/http.js';
 import { listAll } from '../offset-paging.js';
 import type { TokenCache } from '../token.js';
 import { parseArray, parseGroup, parseUser, type KeycloakGroup, type KeycloakUser } from './model.js';

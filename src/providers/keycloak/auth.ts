@@ -2,7 +2,8 @@
 // service account holds the realm-management roles the sync needs.
 import * as oidc from 'openid-client';
 import { StallError } from '../../errors.js';
-import { isLoopbackUrl, type IdpHttpClient } from '../http.js';
+import { type IdpHttpClient } from '../http.js';
+import { isLoopbackUrl } from '../../util/http.js';
 import { tokenEndpointError } from '../oauth-errors.js';
 import type { IssuedToken } from '../token.js';
 

@@ -1,7 +1,7 @@
 // Reads a realm into users and groups. Keycloak groups form a tree: a member of a subgroup counts as a
 // member of its parents, so each group lists its subgroups as nested groups and the operator flattens them.
 import { TransientError } from '../../errors.js';
-import type { DirectoryGroup, DirectoryUser } from '../types.js';
+import type { DirectoryGroup, DirectoryUser } from '../../directory/snapshot.js';
 import type { KeycloakApi } from './api.js';
 import { toDirectoryUser, type KeycloakGroup, type KeycloakUser } from './model.js';
 

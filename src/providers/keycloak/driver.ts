@@ -2,18 +2,11 @@
 import type { Static } from '@sinclair/typebox';
 import type { KeycloakSettings as KeycloakSettingsSchema } from '../../api/v1alpha1/directorysync.js';
 import { StallError } from '../../errors.js';
-import { checkUrlPolicy, IdpHttpClient, readWhole } from '../http.js';
+import { IdpHttpClient, readWhole } from '../http.js';
+import { checkUrlPolicy } from '../../util/http.js';
 import { TokenCache } from '../token.js';
-import {
-  verifyOptions,
-  type DirectorySnapshot,
-  type DriverContext,
-  type DriverFactory,
-  type FetchOptions,
-  type ProviderDriver,
-  type VerifyOptions,
-  type VerifyResult,
-} from '../types.js';
+import { verifyOptions, type DriverContext, type DriverFactory, type FetchOptions, type ProviderDriver, type VerifyOptions, type VerifyResult } from '../types.js';
+import { type DirectorySnapshot } from '../../directory/snapshot.js';
 import { KeycloakApi } from './api.js';
 import { createTokenIssuer, endpoints } from './auth.js';
 import { readRealm } from './directory.js';

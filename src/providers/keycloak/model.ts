@@ -1,6 +1,6 @@
 // Keycloak's wire shapes, checked on the way in, and their mapping to the driver contract.
 import { TransientError } from '../../errors.js';
-import type { DirectoryUser } from '../types.js';
+import type { DirectoryUser } from '../../directory/snapshot.js';
 
 /** A user as GET /users and GET /groups/{id}/members answer with briefRepresentation=true. */
 export interface KeycloakUser {

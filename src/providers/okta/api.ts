@@ -1,7 +1,8 @@
 // Authorised GETs against Okta's management API: Link-header paging to the end, and 403s explained
 // in Okta's terms (a scope the token lacks, or a permission the admin role lacks).
 import { StallError, TransientError } from '../../errors.js';
-import { describeUrl, nextLink, type IdpHttpClient, type IdpResponse } from '../http.js';
+import { nextLink, type IdpHttpClient, type IdpResponse } from '../http.js';
+import { describeUrl } from '../../util/http.js';
 import type { OktaAuthorizer } from './auth.js';
 import { errorText } from './responses.js';
 

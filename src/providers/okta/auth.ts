@@ -5,7 +5,8 @@ import * as oidc from 'openid-client';
 import { importJWK, type JWK } from 'jose';
 import { StallError, type IdpSyncError } from '../../errors.js';
 import { tokenEndpointError } from '../oauth-errors.js';
-import { isLoopbackUrl, type IdpHttpClient } from '../http.js';
+import { type IdpHttpClient } from '../http.js';
+import { isLoopbackUrl } from '../../util/http.js';
 import { TokenCache } from '../token.js';
 
 export interface OktaAuthorizer {

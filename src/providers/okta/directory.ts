@@ -1,5 +1,5 @@
 // Reads an Okta org (or the part of it assigned to one app) into users and groups.
-import type { DirectoryGroup, DirectoryUser } from '../types.js';
+import type { DirectoryGroup, DirectoryUser } from '../../directory/snapshot.js';
 import type { OktaApi } from './api.js';
 import { appGroupRef, embeddedUser, requireGroup, toGroup, toUser, userId } from './model.js';
 

@@ -2,8 +2,10 @@
 import type { Static } from '@sinclair/typebox';
 import type { OktaSettings as OktaSettingsSchema } from '../../api/v1alpha1/directorysync.js';
 import { StallError } from '../../errors.js';
-import { checkUrlPolicy, IdpHttpClient, readWhole } from '../http.js';
-import { verifyOptions, type DirectorySnapshot, type DriverContext, type DriverFactory, type FetchOptions, type ProviderDriver, type VerifyOptions, type VerifyResult } from '../types.js';
+import { IdpHttpClient, readWhole } from '../http.js';
+import { checkUrlPolicy } from '../../util/http.js';
+import { verifyOptions, type DriverContext, type DriverFactory, type FetchOptions, type ProviderDriver, type VerifyOptions, type VerifyResult } from '../types.js';
+import { type DirectorySnapshot } from '../../directory/snapshot.js';
 import { OktaApi, type OktaScope } from './api.js';
 import { ApiTokenAuthorizer, OAuthAuthorizer, type OktaAuthorizer } from './auth.js';
 import { readApp, readOrg } from './directory.js';

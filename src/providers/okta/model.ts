@@ -1,6 +1,6 @@
 // Okta's JSON shapes (the parts we read) and their translation into the driver contract.
 import { TransientError } from '../../errors.js';
-import type { DirectoryGroup, DirectoryUser, UserState } from '../types.js';
+import type { DirectoryGroup, DirectoryUser, UserState } from '../../directory/snapshot.js';
 
 export interface OktaUser {
   id: string;

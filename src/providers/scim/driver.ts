@@ -4,7 +4,8 @@
 import { StallError } from '../../errors.js';
 import { getAttr, type Json } from '../../scim/attributes.js';
 import type { ScimDocument } from '../../scim/store.js';
-import type { DirectoryGroup, DirectorySnapshot, DirectoryUser, DriverFactory, ProviderDriver } from '../types.js';
+import type { DriverFactory, ProviderDriver } from '../types.js';
+import type { DirectoryGroup, DirectorySnapshot, DirectoryUser } from '../../directory/snapshot.js';
 
 export type ScimSettings = Record<string, never>;
 

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { StallError, TransientError } from '../../../src/errors.js';
 import { AuthentikDriver, type AuthentikSettings } from '../../../src/providers/authentik/driver.js';
 import { DRIVERS } from '../../../src/providers/registry.js';
-import type { DirectorySnapshot } from '../../../src/providers/types.js';
+import type { DirectorySnapshot } from '../../../src/directory/snapshot.js';
 import { AuthentikEmulator, type AuthentikEmulatorOptions } from '../../emulators/authentik/emulator.js';
 import { generateFixture, loadFixture, type DirectoryFixture } from '../../emulators/fixture.js';
 

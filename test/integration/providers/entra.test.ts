@@ -1,7 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { createEntraDriver } from '../../../src/providers/entra/driver.js';
-import type { DirectorySnapshot, DriverContext, ProviderDriver } from '../../../src/providers/types.js';
+import type { DriverContext, ProviderDriver } from '../../../src/providers/types.js';
+import type { DirectorySnapshot } from '../../../src/directory/snapshot.js';
 import { StallError, TransientError } from '../../../src/errors.js';
 import { EntraEmulator } from '../../emulators/entra/emulator.js';
 import { selfSignedCertificate } from '../../emulators/entra/certificate.js';

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { StallError, TransientError } from '../../../src/errors.js';
 import { createGoogleWorkspaceDriver, type GoogleWorkspaceDriver } from '../../../src/providers/google/driver.js';
 import { SCOPES } from '../../../src/providers/google/scopes.js';
-import type { DirectorySnapshot } from '../../../src/providers/types.js';
+import type { DirectorySnapshot } from '../../../src/directory/snapshot.js';
 import type { EmulatorConnection } from '../../emulators/common.js';
 import { generateFixture, loadFixture, type DirectoryFixture } from '../../emulators/fixture.js';
 import { GoogleWorkspaceEmulator } from '../../emulators/google/emulator.js';

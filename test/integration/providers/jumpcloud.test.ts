@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { StallError, TransientError } from '../../../src/errors.js';
 import { JumpCloudDriver, type JumpCloudDriverOptions, type JumpCloudSettings } from '../../../src/providers/jumpcloud/driver.js';
-import type { DirectorySnapshot } from '../../../src/providers/types.js';
+import type { DirectorySnapshot } from '../../../src/directory/snapshot.js';
 import { generateFixture, loadFixture, type DirectoryFixture } from '../../emulators/fixture.js';
 import { JumpCloudEmulator, type JumpCloudEmulatorOptions } from '../../emulators/jumpcloud/emulator.js';
 

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { StallError, TransientError } from '../../../src/errors.js';
 import { KeycloakDriver, type KeycloakDriverOptions, type KeycloakSettings } from '../../../src/providers/keycloak/driver.js';
 import { DRIVERS } from '../../../src/providers/registry.js';
-import type { DirectorySnapshot } from '../../../src/providers/types.js';
+import type { DirectorySnapshot } from '../../../src/directory/snapshot.js';
 import { generateFixture, loadFixture, type DirectoryFixture } from '../../emulators/fixture.js';
 import { KeycloakEmulator, type KeycloakEmulatorOptions } from '../../emulators/keycloak/emulator.js';
 

@@ -6,7 +6,8 @@ import { DirectorySyncReconciler, type EventSink, type ReconcileResult } from '.
 import type { RevocationNotifier } from '../../../src/controllers/directorysync/notifications.js';
 import type { CloudEvent } from '../../../src/notify/cloudevent.js';
 import type { WebhookTarget } from '../../../src/notify/notifier.js';
-import type { DirectorySnapshot, ProviderDriver } from '../../../src/providers/types.js';
+import type { ProviderDriver } from '../../../src/providers/types.js';
+import type { DirectorySnapshot } from '../../../src/directory/snapshot.js';
 import { TransientError } from '../../../src/errors.js';
 import type { IdpKind, KubeApi } from '../../../src/kube/client.js';
 import { registerSecret } from '../../../src/runtime/logger.js';

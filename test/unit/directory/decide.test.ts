@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { decide, type Plan } from '../../../src/directory/decide.js';
 import { ANNOTATIONS, type Group, type User } from '../../../src/api/v1alpha1/index.js';
 import { directory, group, materialise, snapshot, user } from '../../support/builders.js';
-import type { DirectorySnapshot } from '../../../src/providers/types.js';
+import type { DirectorySnapshot } from '../../../src/directory/snapshot.js';
 import type { DirectoryRef } from '../../../src/directory/decide.js';
 
 const T0 = new Date('2026-03-01T00:00:00Z');

@@ -3,7 +3,7 @@
 import { expect } from 'chai';
 import { decide } from '../../../src/directory/decide.js';
 import { MAX_LISTED_MEMBERS } from '../../../src/api/v1alpha1/index.js';
-import type { DirectorySnapshot } from '../../../src/providers/types.js';
+import type { DirectorySnapshot } from '../../../src/directory/snapshot.js';
 import { generateDirectory } from '../../fixtures/generate-directory.js';
 import { directory, materialise } from '../../support/builders.js';
 

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { declaredPolicies, type PolicyWrite } from '../../../src/directory/policies.js';
 import { decide } from '../../../src/directory/decide.js';
 import { API_VERSION, LABELS, type Policy } from '../../../src/api/v1alpha1/index.js';
-import type { DirectoryGroup } from '../../../src/providers/types.js';
+import type { DirectoryGroup } from '../../../src/directory/snapshot.js';
 import { directory, group, materialise, snapshot, user } from '../../support/builders.js';
 
 const db = [{ address: '10.20.0.0/16', ports: ['5432'], protocols: ['TCP' as const] }];
