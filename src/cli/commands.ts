@@ -41,15 +41,18 @@ Flags:
     },
   },
   render: {
-    summary: 'print what the operator would write, without a cluster',
-    usage: `Usage: idpsync render -f FILE [-f FILE ...] [-o yaml|table] [--verify]
+    summary: 'print what the operator would write, or what a sync would change in a cluster',
+    usage: `Usage: idpsync render -f FILE [-f FILE ...] [-o yaml|json|table] [--kubeconfig FILE] [--verify]
 
-Reads a DirectorySync and its Secret from YAML files, talks to the IdP, and prints the Users and
-Groups the operator would write. No cluster needed.
+Reads a DirectorySync and its Secret from YAML files, talks to the IdP, and prints the Users,
+Groups and Policies the operator would write. No cluster needed. With --kubeconfig, it compares
+with the directory's objects in the cluster and prints only what a sync would create, change or
+delete (read-only: nothing is written).
 
 Flags:
   -f, --file FILE      YAML with the DirectorySync and the Secret it names (repeatable)
-  -o, --output FORMAT  yaml (default) or table
+  -o, --output FORMAT  yaml (default), json or table
+  --kubeconfig FILE    compare with this cluster
   --verify             check the credentials' permissions first and report each check
   -h, --help           this help`,
     async run(args, io) {

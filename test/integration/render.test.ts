@@ -6,7 +6,10 @@ import { join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
 import { EMULATORS } from '../emulators/registry.js';
 import { loadFixture } from '../emulators/fixture.js';
-import { planToTable, planToYaml, readRenderInput, render } from '../../src/cli/render.js';
+import { planToJson, planToTable, planToYaml, readRenderInput, render, type RenderInput } from '../../src/cli/render.js';
+import { applyPlan } from '../../src/controllers/directorysync/apply.js';
+import { idHash } from '../../src/directory/naming.js';
+import { MemoryKube } from '../support/memory-kube.js';
 
 const SEED = new URL('../fixtures/seed-example.yaml', import.meta.url).pathname;
 
@@ -39,11 +42,70 @@ describe('idpsync render', () => {
         expect(objects.filter((o) => o.kind === 'Group').map((o) => o.spec.displayName).sort()).to.deep.equal(['DevOps', 'Engineering', 'Everyone', 'Support']);
         expect(objects.every((o) => o.metadata.namespace === 'access' && o.metadata.labels['idpsync.io/directory'] === 'corp')).to.equal(true);
         expect(planToTable(plan)).to.contain('5 users (5 active, 0 suspended), 4 groups');
+        const everyone = objects.find((o) => o.kind === 'Group' && o.spec.displayName === 'Everyone');
+        expect(everyone.metadata.labels['idpsync.io/idp-name-hash'], 'the label Policy idpName selectors use').to.equal(idHash('Everyone'));
       } finally {
         await idp.stop();
       }
     });
   }
+
+  describe('through the functions a sync uses', () => {
+    const make = EMULATORS.okta;
+    let idp: ReturnType<typeof make>;
+    let input: RenderInput;
+    before(async () => {
+      idp = make(loadFixture(SEED));
+      await idp.start();
+      const conn = idp.connection();
+      input = {
+        directorySync: {
+          apiVersion: 'idpsync.io/v1alpha1',
+          kind: 'DirectorySync',
+          metadata: { name: 'corp', namespace: 'access', uid: 'uid-corp' },
+          spec: {
+            provider: { type: 'okta', okta: conn.settings, allowInsecureLoopback: true },
+            credentialsRef: { name: 'creds' },
+            policies: [{ name: 'db', groups: { names: ['Engineering'] }, resources: [{ address: '10.0.0.0/8' }] }],
+          },
+        } as RenderInput['directorySync'],
+        secretData: conn.secret,
+      };
+    });
+    after(() => idp.stop());
+
+    it('prints the Policies declared in spec.policies, and JSON on request', async () => {
+      const { plan } = await render(input);
+      const yamlPolicies = parseAllDocuments(planToYaml(input.directorySync, plan)).map((d) => d.toJS()).filter((o) => o.kind === 'Policy');
+      expect(yamlPolicies).to.have.length(1);
+      expect(yamlPolicies[0].spec.resources).to.deep.equal([{ address: '10.0.0.0/8' }]);
+      const list = JSON.parse(planToJson(input.directorySync, plan));
+      expect(list.kind).to.equal('List');
+      expect(list.items.map((o: { kind: string }) => o.kind).sort()).to.deep.equal([...Array(4).fill('Group'), 'Policy', ...Array(5).fill('User')]);
+      expect(planToTable(plan)).to.contain('1 policies');
+    });
+
+    it('with a cluster, prints only what a sync would change there', async () => {
+      const kube = new MemoryKube();
+      const first = await render(input, { cluster: kube });
+      expect(planToTable(first.plan, first.existing)).to.match(/^ACTION/);
+      await applyPlan(kube, input.directorySync, first.plan, []);
+
+      const same = await render(input, { cluster: kube });
+      expect(planToTable(same.plan, same.existing)).to.contain('The cluster already matches the IdP');
+      expect(JSON.parse(planToJson(input.directorySync, same.plan, same.existing)).items).to.deep.equal([]);
+
+      const someone = first.plan.users[0].name;
+      const group = first.plan.groups[0].name;
+      await kube.delete('User', 'access', someone);
+      await kube.delete('Group', 'access', group);
+      const after = await render(input, { cluster: kube });
+      const table = planToTable(after.plan, after.existing);
+      expect(table).to.match(new RegExp(`create\\s+User\\s+${someone}`));
+      expect(table).to.match(new RegExp(`create\\s+Group\\s+${group}`));
+      expect(kube.writes().length, 'render never writes').to.equal(first.plan.groups.length + first.plan.users.length + first.plan.policies.writes.length + 2);
+    });
+  });
 
   it('says clearly when the Secret is missing from the files', () => {
     const dir = mkdtempSync(join(tmpdir(), 'render-'));

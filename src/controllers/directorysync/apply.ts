@@ -4,7 +4,8 @@
 // the failure is reported with how far the plan got. An object the apiserver refuses for what it is
 // (400/422: a schema or CEL rule) is skipped and named; it never holds back the rest of the directory.
 import { LABELS, type DirectorySync, type Group, type User } from '../../api/v1alpha1/index.js';
-import type { Plan, UserWrite } from '../../directory/decide.js';
+import type { GroupWrite, Plan, UserWrite } from '../../directory/decide.js';
+import type { PolicyWrite } from '../../directory/policies.js';
 import { idHash } from '../../directory/naming.js';
 import type { IdpKind, KubeApi } from '../../kube/client.js';
 import { apiServerMessage, classifyClusterError, isRefusal } from '../../kube/errors.js';
@@ -55,6 +56,21 @@ export function userApplyBody(ds: DirectorySync, write: Pick<UserWrite, 'name' |
   return { metadata: resourceVersion ? { ...metadata, resourceVersion } : metadata, spec: write.spec, status: write.status };
 }
 
+export function groupApplyBody(ds: DirectorySync, write: GroupWrite) {
+  return { metadata: directoryObjectMeta(ds, write.name, write.spec.idpId, write.labels), spec: write.spec };
+}
+
+/** A Policy from spec.policies, owned by the Group it grants access through. */
+export function policyApplyBody(ds: DirectorySync, write: PolicyWrite, groupUid: string) {
+  const metadata = {
+    name: write.name,
+    namespace: ds.metadata.namespace!,
+    labels: { [LABELS.directory]: ds.metadata.name!, [LABELS.policyRule]: write.rule, [LABELS.group]: write.group, [LABELS.managedBy]: 'idpsync' },
+    ownerReferences: [groupOwnerRef(write.group, groupUid, true)],
+  };
+  return { metadata, spec: write.spec };
+}
+
 export async function applyPlan(kube: KubeApi, ds: DirectorySync, plan: Plan, existingGroups: readonly Group[], concurrency = 8): Promise<ApplyResult> {
   const namespace = ds.metadata.namespace!;
   const result: ApplyResult = { writes: 0, rejected: [], storedUsers: new Map() };
@@ -90,19 +106,13 @@ export async function applyPlan(kube: KubeApi, ds: DirectorySync, plan: Plan, ex
   await step(plan.deletions, (d) => d.kind, (d) => d.name, (d) => kube.delete(d.kind, namespace, d.name, 'Background'));
   // 2. Then what grants access: Groups before the Users that name them, then the Policies Groups own.
   await step(plan.groups, () => 'Group', (g) => g.name, async (g) => {
-    const stored = await kube.apply<Group>('Group', { metadata: directoryObjectMeta(ds, g.name, g.spec.idpId, g.labels), spec: g.spec });
+    const stored = await kube.apply<Group>('Group', groupApplyBody(ds, g));
     groupUid.set(g.name, stored.metadata.uid!);
   });
   await step(plan.users.filter((u) => !u.revokes), () => 'User', (u) => u.name, writeUser);
   const policies = plan.policies.writes.filter((p) => !rejectedGroups.has(p.group) && groupUid.has(p.group));
   await step(policies, () => 'Policy', (p) => p.name, async (p) => {
-    const metadata = {
-      name: p.name,
-      namespace,
-      labels: { [LABELS.directory]: ds.metadata.name!, [LABELS.policyRule]: p.rule, [LABELS.group]: p.group, [LABELS.managedBy]: 'idpsync' },
-      ownerReferences: [groupOwnerRef(p.group, groupUid.get(p.group)!, true)],
-    };
-    await kube.apply('Policy', { metadata, spec: p.spec });
+    await kube.apply('Policy', policyApplyBody(ds, p, groupUid.get(p.group)!));
   });
   return result;
 }

@@ -15,6 +15,7 @@ import {
 import { decide, type PlannedEvent } from '../../directory/decide.js';
 import { IdpSyncError, InternalError, StallError, TransientError, describeError } from '../../errors.js';
 import type { DriverFactory, ProviderDriver, VerifyResult } from '../../providers/types.js';
+import { createDriver } from '../../providers/context.js';
 import { secretData, type KubeApi } from '../../kube/client.js';
 import { asInternalError, classifyClusterError, isClusterError } from '../../kube/errors.js';
 import { parseDuration } from '../../util/duration.js';
@@ -295,18 +296,7 @@ export class DirectorySyncReconciler {
     const fingerprint = createHash('sha256').update(JSON.stringify(ds.spec.provider)).update(secretVersion).digest('hex');
     const cached = this.drivers.get(key);
     if (cached?.fingerprint === fingerprint) return { driver: cached.driver, fresh: false };
-    const provider = ds.spec.provider;
-    const factory = this.deps.drivers[provider.type];
-    if (!factory) throw new StallError('UnsupportedProvider', `provider.type ${provider.type} is not supported by this operator version`);
-    const settings = (provider as Record<string, unknown>)[provider.type] ?? {};
-    const driver = factory({
-      settings,
-      credentials,
-      caBundle: provider.caBundle,
-      allowInsecureLoopback: provider.allowInsecureLoopback,
-      directory: { namespace: ds.metadata.namespace!, name: ds.metadata.name! },
-      now: this.deps.now,
-    });
+    const driver = createDriver(this.deps.drivers, ds, credentials, this.deps.now);
     if (cached) void closeDriver(cached.driver);
     this.drivers.set(key, { fingerprint, driver });
     return { driver, fresh: true };

@@ -59,7 +59,7 @@ describe('idpsync command line', () => {
   it('a missing value, a wrong -o and a missing -f are usage errors', async () => {
     expect(await cli('run', '--workers')).to.deep.include({ code: 2, err: "idpsync run: --workers needs a value\nRun 'idpsync run --help' for usage." });
     expect((await cli('run', '--leader-elect=yes')).err).to.contain('--leader-elect does not take a value');
-    expect((await cli('render', '-f', 'a.yaml', '-o', 'json')).err).to.contain('-o must be yaml or table, not "json"');
+    expect((await cli('render', '-f', 'a.yaml', '-o', 'xml')).err).to.contain('-o must be yaml, json, table, not "xml"');
     expect((await cli('render')).err).to.contain('needs at least one -f FILE');
     expect((await cli('access')).code).to.equal(2);
   });
