@@ -125,6 +125,16 @@ export class RateLimitGate {
     }
   }
 
+  /**
+   * Waits out a pause but never goes first after one nor waits for the request that does: for token
+   * requests, which that first request may itself be waiting on.
+   */
+  async admitBeside(signal?: AbortSignal): Promise<Admission> {
+    const reopening = this.reopening;
+    if (reopening && reopening.at > this.now()) await abortable(reopening.done, signal);
+    return { closures: this.closures, trial: false };
+  }
+
   /** The request got an answer that was not a rate-limit answer (success or another error). */
   answered(admission: Admission, succeeded: boolean): void {
     if (succeeded) this.strikes = 0;
@@ -201,10 +211,24 @@ export class IdpHttpClient {
     this.gate = new RateLimitGate(this.now, this.sleep, this.random, options.baseBackoffMs ?? 500, options.maxBackoffMs ?? 60_000);
   }
 
-  /** A fetch bound to this client's dispatcher that counts calls; for openid-client's customFetch. */
+  /**
+   * A fetch bound to this client's dispatcher, for openid-client's customFetch (token requests). It counts
+   * calls and waits at the same rate-limit gate as API requests: a token endpoint usually shares the
+   * tenant's budget, so a token request must not go out while every other request is pausing.
+   */
   readonly fetch = async (input: string | URL, init?: any): Promise<Response> => {
+    const admission = await this.gate.admitBeside(init?.signal ?? undefined);
     this.calls++;
-    return (await undiciFetch(input as any, { ...init, dispatcher: this.dispatcher })) as unknown as Response;
+    let response: Response;
+    try {
+      response = (await undiciFetch(input as any, { ...init, dispatcher: this.dispatcher })) as unknown as Response;
+    } catch (err) {
+      this.gate.answered(admission, false);
+      throw err;
+    }
+    if (response.status === 429) this.gate.rateLimited(admission, parseRetryAfter(response.headers.get('retry-after'), this.now()));
+    else this.gate.answered(admission, response.ok);
+    return response;
   };
 
   async request<T = unknown>(url: string | URL, opts: RequestOptions = {}): Promise<IdpResponse<T>> {

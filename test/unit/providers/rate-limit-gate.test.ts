@@ -71,3 +71,46 @@ describe('rate-limit gate', () => {
     expect(err?.message).to.equal('sync cancelled');
   });
 });
+
+describe('token requests and the rate-limit gate', () => {
+  it('a token request waits while the gate is closed, and a 429 from the token endpoint closes it for the API requests', async () => {
+    const { createServer } = await import('node:http');
+    const { IdpHttpClient } = await import('../../../src/providers/http.js');
+    let tokenAnswers = 0;
+    const server = createServer((req, res) => {
+      tokenAnswers++;
+      if (tokenAnswers === 1) {
+        res.writeHead(429, { 'retry-after': '3' }).end();
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"access_token":"t","expires_in":60}');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const sleeps: number[] = [];
+    let reopen = () => {};
+    const client = new IdpHttpClient({
+      idpName: 'test',
+      sleep: (ms) => {
+        sleeps.push(ms);
+        return new Promise<void>((resolve) => (reopen = resolve));
+      },
+      random: () => 0,
+    });
+    try {
+      const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/token`;
+      expect((await client.fetch(url, { method: 'POST' })).status).to.equal(429);
+      expect(sleeps).to.deep.equal([3000]);
+      // Closed for every request of this IdP: the next token request waits until the pause ends.
+      const next = client.fetch(url, { method: 'POST' });
+      await new Promise((r) => setTimeout(r, 50));
+      expect(tokenAnswers).to.equal(1);
+      reopen();
+      expect((await next).status).to.equal(200);
+      expect(tokenAnswers).to.equal(2);
+      expect(client.calls).to.equal(2);
+    } finally {
+      server.close();
+      await client.close();
+    }
+  });
+});
