@@ -314,6 +314,13 @@ function userWrite(
   return { name, spec, status: records?.length ? { ...status, revocations: records } : status, revokes: false };
 }
 
+/** Groups in `before` and not in `after`; linear, since a person may be in thousands. */
+function lostGroups(before: readonly string[], after: readonly string[]): string[] {
+  if (before.length === 0 || (before.length === after.length && before.every((g, i) => g === after[i]))) return [];
+  const kept = new Set(after);
+  return before.filter((g) => !kept.has(g));
+}
+
 function pushIfChanged(plan: Plan, existing: User | undefined, write: UserWrite): void {
   if (!existing || !sameJson(pickUserSpec(existing.spec), write.spec) || !sameJson(existing.status ?? {}, write.status)) plan.users.push(write);
 }
@@ -326,7 +333,7 @@ function pushIfChanged(plan: Plan, existing: User | undefined, write: UserWrite)
 function trackUserTransition(plan: Plan, existing: User | undefined, write: UserWrite, login: string, directory: string, signals: SignalsOwed, nowIso: string): void {
   const to = write.spec.state;
   const from = existing?.spec.state;
-  const lost = (existing?.spec.groups ?? []).filter((g) => !write.spec.groups.includes(g));
+  const lost = lostGroups(existing?.spec.groups ?? [], write.spec.groups);
   let reason: RevocationReason | undefined;
   if (existing && from !== to && to !== 'Active') reason = to === 'Deleted' ? 'Deleted' : 'Suspended';
   else if (existing && from !== 'Active' && to === 'Active') {
