@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import { UsageError, parseOrExplain, type Output } from './args.js';
 import { KubeClient } from '../kube/client.js';
+import type { VerifyResult } from '../providers/types.js';
 import { planToJson, planToTable, planToYaml, readRenderInput, render } from './render.js';
 
 const FORMATS = ['yaml', 'json', 'table'] as const;
@@ -24,10 +25,10 @@ export async function runRender(args: string[], io: Output): Promise<number> {
   if (!FORMATS.includes(format)) throw new UsageError(`-o must be ${FORMATS.join(', ')}, not "${values.output}"`);
   const input = readRenderInput(values.file);
   const cluster = values.kubeconfig ? clusterFrom(values.kubeconfig) : undefined;
-  const result = await render(input, { verify: values.verify, cluster });
-  if (result.verify) {
-    for (const c of result.verify.checks) io.err(`${c.ok ? 'ok  ' : 'FAIL'} ${c.name}${c.ok ? '' : `: ${c.missing ? `missing ${c.missing}` : (c.message ?? '')}`}`);
-  }
+  const printChecks = (verify: VerifyResult) => {
+    for (const c of verify.checks) io.err(`${c.ok ? 'ok  ' : 'FAIL'} ${c.name}${c.ok ? '' : `: ${c.missing ? `missing ${c.missing}` : (c.message ?? '')}`}`);
+  };
+  const result = await render(input, { verify: values.verify, onVerify: printChecks, cluster });
   const ds = input.directorySync;
   const print = { yaml: planToYaml, json: planToJson, table: (_: unknown, plan: typeof result.plan, existing: typeof result.existing) => planToTable(plan, existing) }[format];
   io.out(print(ds, result.plan, result.existing));

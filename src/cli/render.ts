@@ -53,11 +53,19 @@ export async function listExisting(kube: KubeApi, ds: DirectorySync): Promise<Ex
   return { users, groups, policies };
 }
 
-export async function render(input: RenderInput, options: { verify?: boolean; cluster?: KubeApi } = {}): Promise<RenderResult> {
+export interface RenderOptions {
+  verify?: boolean;
+  /** Gets the permission checks as soon as they are done, so they are shown even when the read then fails. */
+  onVerify?: (result: VerifyResult) => void;
+  cluster?: KubeApi;
+}
+
+export async function render(input: RenderInput, options: RenderOptions = {}): Promise<RenderResult> {
   const ds = input.directorySync;
   const driver = createDriver(DRIVERS, ds, input.secretData);
   try {
     const verify = options.verify ? await driver.verify({ syncOrgUnits: ds.spec.syncOrgUnits ?? false }) : undefined;
+    if (verify) options.onVerify?.(verify);
     const existing = options.cluster ? await listExisting(options.cluster, ds) : undefined;
     const snapshot = await driver.fetch({ syncOrgUnits: ds.spec.syncOrgUnits ?? false });
     const plan = decide({

@@ -10,6 +10,7 @@ import { planToJson, planToTable, planToYaml, readRenderInput, render, type Rend
 import { applyPlan } from '../../src/controllers/directorysync/apply.js';
 import { idHash } from '../../src/directory/naming.js';
 import { MemoryKube } from '../support/memory-kube.js';
+import type { VerifyResult } from '../../src/providers/types.js';
 
 const SEED = new URL('../fixtures/seed-example.yaml', import.meta.url).pathname;
 
@@ -83,6 +84,15 @@ describe('idpsync render', () => {
       expect(list.kind).to.equal('List');
       expect(list.items.map((o: { kind: string }) => o.kind).sort()).to.deep.equal([...Array(4).fill('Group'), 'Policy', ...Array(5).fill('User')]);
       expect(planToTable(plan)).to.contain('1 policies');
+    });
+
+    it('hands over the permission checks before the read, so they are shown when the read then fails', async () => {
+      const wrong = { ...input, secretData: Object.fromEntries(Object.keys(input.secretData).map((k) => [k, 'not-the-secret'])) };
+      let checks: VerifyResult | undefined;
+      const failure = await render(wrong, { verify: true, onVerify: (v) => (checks = v) }).then(() => undefined, (e: Error) => e);
+      expect(failure, 'the read fails with wrong credentials').to.be.instanceOf(Error);
+      expect(checks?.ok).to.equal(false);
+      expect(checks?.checks.length).to.be.greaterThan(0);
     });
 
     it('with a cluster, prints only what a sync would change there', async () => {
