@@ -1,5 +1,5 @@
 // One full read of a generated directory through a provider's driver and its emulator.
-// Run: npx tsx bench/fetch.ts <okta|googleWorkspace|jumpcloud|entra> [users] [groups]   (default 10000, 1000)
+// Run: npx tsx bench/fetch.ts <okta|googleWorkspace|jumpcloud|entra|keycloak|authentik|auth0> [users] [groups]   (default 10000, 1000)
 import { DRIVERS } from '../src/providers/registry.js';
 import { EMULATORS } from '../test/emulators/registry.js';
 import { generateFixture } from '../test/emulators/fixture.js';
@@ -18,7 +18,7 @@ try {
   const memberships = snapshot.groups.reduce((n, g) => n + g.memberUserIds.length, 0);
   console.log(
     `${type}: ${snapshot.users.length} users, ${snapshot.groups.length} groups, ${memberships} direct memberships: ` +
-      `${snapshot.apiCalls} calls in ${seconds.toFixed(2)} s`,
+      `${snapshot.apiCalls} calls in ${seconds.toFixed(2)} s, ${emulator.rateLimitAnswers} rate-limit answers`,
   );
 } finally {
   await emulator.stop();

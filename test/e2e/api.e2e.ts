@@ -211,6 +211,14 @@ describe('idpsync.io/v1alpha1 on a real apiserver', () => {
       );
       expect(message).to.include('domain is a host name such as your-company.okta.com, without https:// or a path');
     });
+
+    it('an Auth0 block with a plain-http baseUrl, a domain given as a URL, or an unknown group source', async () => {
+      const auth0 = (name: string, settings: Record<string, unknown>) =>
+        directorySync(namespace, name, { ...validOktaSpec, provider: { type: 'auth0', auth0: { domain: 'acme.us.auth0.com', clientId: 'x', ...settings } } });
+      expect(await rejection(auth0('auth0-http', { baseUrl: 'http://127.0.0.1:8080' }))).to.include('provider.auth0.baseUrl must be an https:// URL');
+      expect(await rejection(auth0('auth0-url', { domain: 'https://acme.us.auth0.com/' }))).to.include('domain is a host name such as your-tenant.us.auth0.com');
+      expect(await rejection(auth0('auth0-groups', { groupsFrom: ['groups'] }))).to.match(/groupsFrom\[0\]: Unsupported value: "groups"/);
+    });
   });
 
   describe('rejects an invalid Policy with a readable message', () => {

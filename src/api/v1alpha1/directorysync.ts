@@ -81,6 +81,27 @@ export const AuthentikSettings = Type.Object(
   { description: 'authentik: API token of a user or service account with authentik_core.view_user and authentik_core.view_group. Secret key "token".' },
 );
 
+export const Auth0Settings = Type.Object(
+  {
+    domain: Type.String({
+      minLength: 1,
+      maxLength: 253,
+      description: 'The tenant\'s Auth0 domain, e.g. "your-tenant.us.auth0.com" (not a custom domain: the Management API audience is named after this one).',
+      'x-kubernetes-validations': [{ rule: "!self.contains('/')", message: 'domain is a host name such as your-tenant.us.auth0.com, without https:// or a path' }],
+    } as any),
+    clientId: Type.String({ minLength: 1, maxLength: 256, description: 'Client ID of the Machine to Machine application authorized for the Management API.' }),
+    groupsFrom: Type.Array(Type.Union([Type.Literal('roles'), Type.Literal('organizations')]), {
+      default: ['roles'],
+      maxItems: 2,
+      'x-kubernetes-list-type': 'set',
+      description: 'What becomes a Group: roles (their directly assigned users), organizations (their members), or both.',
+    } as any),
+    audience: Type.Optional(Type.String({ minLength: 1, maxLength: 2048, description: 'Overrides the Management API audience https://<domain>/api/v2/.' })),
+    baseUrl: Type.Optional(Url('Overrides https://<domain> for requests (a custom domain, a proxy, emulators); the audience still comes from domain.')),
+  },
+  { description: 'Auth0: client credentials of a Machine to Machine application with read:users, read:roles (and read:organizations, read:organization_members for organizations). Secret key "clientSecret".' },
+);
+
 export const ScimSettings = Type.Object(
   {},
   {
@@ -89,7 +110,7 @@ export const ScimSettings = Type.Object(
   },
 );
 
-export const PROVIDER_TYPES = ['okta', 'googleWorkspace', 'entra', 'jumpcloud', 'keycloak', 'authentik', 'scim'] as const;
+export const PROVIDER_TYPES = ['okta', 'googleWorkspace', 'entra', 'jumpcloud', 'keycloak', 'authentik', 'auth0', 'scim'] as const;
 export type ProviderType = (typeof PROVIDER_TYPES)[number];
 
 /** Every URL setting that overrides where the operator sends credentials. */
@@ -102,6 +123,7 @@ const ENDPOINT_FIELDS: [ProviderType, string][] = [
   ['jumpcloud', 'baseUrl'],
   ['keycloak', 'baseUrl'],
   ['authentik', 'baseUrl'],
+  ['auth0', 'baseUrl'],
 ];
 
 export const Provider = Type.Object(
@@ -116,6 +138,7 @@ export const Provider = Type.Object(
     jumpcloud: Type.Optional(JumpCloudSettings),
     keycloak: Type.Optional(KeycloakSettings),
     authentik: Type.Optional(AuthentikSettings),
+    auth0: Type.Optional(Auth0Settings),
     scim: Type.Optional(ScimSettings),
     caBundle: Type.Optional(Type.String({ maxLength: 65536, description: 'PEM CA certificates to trust for the IdP, besides the system roots.' })),
     allowInsecureLoopback: Type.Boolean({
