@@ -11,6 +11,7 @@ import {
   AuthentikSettings,
   OktaSettings,
   ScimSettings,
+  ZitadelSettings,
   type ProviderType,
 } from '../api/v1alpha1/directorysync.js';
 import { StallError } from '../errors.js';
@@ -21,6 +22,7 @@ import { createJumpCloudDriver } from './jumpcloud/driver.js';
 import { createEntraDriver } from './entra/driver.js';
 import { createKeycloakDriver } from './keycloak/driver.js';
 import { createAuthentikDriver } from './authentik/driver.js';
+import { createZitadelDriver } from './zitadel/driver.js';
 import { createScimDriver, createScimDriverFactory, type ScimBackend } from './scim/driver.js';
 
 /** The settings type each driver reads, by provider type. */
@@ -31,6 +33,7 @@ export interface ProviderSettings {
   jumpcloud: Parameters<typeof createJumpCloudDriver>[0]['settings'];
   keycloak: Parameters<typeof createKeycloakDriver>[0]['settings'];
   authentik: Parameters<typeof createAuthentikDriver>[0]['settings'];
+  zitadel: Parameters<typeof createZitadelDriver>[0]['settings'];
   scim: Parameters<typeof createScimDriver>[0]['settings'];
 }
 
@@ -43,6 +46,7 @@ const FACTORIES: TypedFactories = {
   jumpcloud: { schema: JumpCloudSettings, create: createJumpCloudDriver },
   keycloak: { schema: KeycloakSettings, create: createKeycloakDriver },
   authentik: { schema: AuthentikSettings, create: createAuthentikDriver },
+  zitadel: { schema: ZitadelSettings, create: createZitadelDriver },
   scim: { schema: ScimSettings, create: createScimDriver },
 };
 

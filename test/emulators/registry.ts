@@ -7,6 +7,7 @@ import { JumpCloudEmulator } from './jumpcloud/emulator.js';
 import { EntraEmulator } from './entra/emulator.js';
 import { KeycloakEmulator } from './keycloak/emulator.js';
 import { AuthentikEmulator } from './authentik/emulator.js';
+import { ZitadelEmulator } from './zitadel/emulator.js';
 
 export const EMULATORS: Record<string, (fixture: DirectoryFixture) => EmulatorBase> = {
   googleWorkspace: (f) => new GoogleWorkspaceEmulator(f),
@@ -15,4 +16,5 @@ export const EMULATORS: Record<string, (fixture: DirectoryFixture) => EmulatorBa
   entra: (f) => new EntraEmulator(f),
   keycloak: (f) => new KeycloakEmulator(f),
   authentik: (f) => new AuthentikEmulator(f),
+  zitadel: (f) => new ZitadelEmulator(f),
 };

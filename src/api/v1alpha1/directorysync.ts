@@ -81,6 +81,21 @@ export const AuthentikSettings = Type.Object(
   { description: 'authentik: API token of a user or service account with authentik_core.view_user and authentik_core.view_group. Secret key "token".' },
 );
 
+export const ZitadelSettings = Type.Object(
+  {
+    baseUrl: Url('Zitadel instance URL, its external domain, e.g. https://my-instance.zitadel.cloud or https://auth.example.com (the issuer of its tokens).'),
+    projectId: Type.String({ minLength: 1, maxLength: 200, description: 'Project whose roles become Groups; a Group\'s members are the users granted its role (user grants).' }),
+    organizationId: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 200, description: 'Organization whose users and grants are read (sent as x-zitadel-orgid); defaults to the service user\'s own.' }),
+    ),
+    pageSize: Type.Optional(Type.Integer({ minimum: 2, maximum: 1000, description: 'Rows per request (limit); default 100.' })),
+  },
+  {
+    description:
+      'Zitadel: a service user with a manager role that reads users, user grants and project roles (e.g. Org Owner Viewer). Secret key "keyFile" (the service user\'s JSON key file) or "token" (a personal access token), exactly one.',
+  },
+);
+
 export const ScimSettings = Type.Object(
   {},
   {
@@ -89,7 +104,7 @@ export const ScimSettings = Type.Object(
   },
 );
 
-export const PROVIDER_TYPES = ['okta', 'googleWorkspace', 'entra', 'jumpcloud', 'keycloak', 'authentik', 'scim'] as const;
+export const PROVIDER_TYPES = ['okta', 'googleWorkspace', 'entra', 'jumpcloud', 'keycloak', 'authentik', 'zitadel', 'scim'] as const;
 export type ProviderType = (typeof PROVIDER_TYPES)[number];
 
 /** Every URL setting that overrides where the operator sends credentials. */
@@ -102,6 +117,7 @@ const ENDPOINT_FIELDS: [ProviderType, string][] = [
   ['jumpcloud', 'baseUrl'],
   ['keycloak', 'baseUrl'],
   ['authentik', 'baseUrl'],
+  ['zitadel', 'baseUrl'],
 ];
 
 export const Provider = Type.Object(
@@ -116,6 +132,7 @@ export const Provider = Type.Object(
     jumpcloud: Type.Optional(JumpCloudSettings),
     keycloak: Type.Optional(KeycloakSettings),
     authentik: Type.Optional(AuthentikSettings),
+    zitadel: Type.Optional(ZitadelSettings),
     scim: Type.Optional(ScimSettings),
     caBundle: Type.Optional(Type.String({ maxLength: 65536, description: 'PEM CA certificates to trust for the IdP, besides the system roots.' })),
     allowInsecureLoopback: Type.Boolean({
