@@ -67,7 +67,7 @@ export class ZitadelEmulator extends EmulatorBase {
 
   constructor(fixture: DirectoryFixture) {
     super(fixture);
-    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const { privateKey, publicKey } = serviceUserKeyPair();
     this.publicKeys.set(this.keyId, publicKey);
     this.keyFile = JSON.stringify({
       type: 'serviceaccount',
@@ -282,6 +282,14 @@ export class ZitadelEmulator extends EmulatorBase {
     // Zitadel leaves out zero values: an empty result has no "result" field.
     return { body: { details, ...(result.length > 0 ? { result } : {}) } };
   }
+}
+
+let keyPair: { privateKey: KeyObject; publicKey: KeyObject } | undefined;
+
+/** One key pair per process: generating RSA keys is slow on a busy machine, and each emulator only needs one that it knows. */
+function serviceUserKeyPair(): { privateKey: KeyObject; publicKey: KeyObject } {
+  keyPair ??= generateKeyPairSync('rsa', { modulusLength: 2048 });
+  return keyPair;
 }
 
 function displayName(u: FixtureUser): string {
