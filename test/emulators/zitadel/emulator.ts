@@ -170,22 +170,26 @@ export class ZitadelEmulator extends EmulatorBase {
 
   private listUsers(req: EmulatorRequest): EmulatorResponse {
     const body = req.json as { queries?: Record<string, Record<string, unknown>>[] };
-    let rows = [...this.people().map((u) => ({ type: 'TYPE_HUMAN', json: this.humanJson(u) })), ...this.machineUsers.map((m) => ({ type: 'TYPE_MACHINE', json: this.machineJson(m) }))];
+    let rows = [
+      ...this.people().map((u) => ({ type: 'TYPE_HUMAN', json: () => this.humanJson(u) })),
+      ...this.machineUsers.map((m) => ({ type: 'TYPE_MACHINE', json: () => this.machineJson(m) })),
+    ];
     for (const query of body.queries ?? []) {
       if (query.typeQuery) rows = rows.filter((r) => r.type === query.typeQuery.type);
       else if (query.organizationIdQuery) rows = query.organizationIdQuery.organizationId === this.orgId ? rows : [];
       else return { status: 400, body: connectError(400, `unsupported query ${Object.keys(query).join(', ')}`) };
     }
-    return this.page(req, rows.map((r) => r.json), 'v2');
+    return this.page(req, rows, 'v2', (r) => r.json());
   }
 
   private listRoles(req: EmulatorRequest): EmulatorResponse {
     const roles = req.params.projectId === this.projectId ? this.directory.groups : [];
-    return this.page(
-      req,
-      roles.map((g) => ({ key: g.id, details: { sequence: '7', creationDate: '2024-03-04T10:15:00Z', resourceOwner: this.orgId }, displayName: g.name, group: '' })),
-      'v1',
-    );
+    return this.page(req, roles, 'v1', (g) => ({
+      key: g.id,
+      details: { sequence: '7', creationDate: '2024-03-04T10:15:00Z', resourceOwner: this.orgId },
+      displayName: g.name,
+      group: '',
+    }));
   }
 
   private listGrants(req: EmulatorRequest): EmulatorResponse {
@@ -195,39 +199,37 @@ export class ZitadelEmulator extends EmulatorBase {
       if (query.projectIdQuery) project = String(query.projectIdQuery.projectId);
       else return { status: 400, body: gatewayError(400, `unsupported query ${Object.keys(query).join(', ')}`) };
     }
-    if (project !== this.projectId) return this.page(req, [], 'v1');
+    if (project !== this.projectId) return this.page(req, [], 'v1', (row) => row);
     const roleKeys = new Set(this.directory.groups.map((g) => g.id));
-    const rolesOf = (userId: string) => this.directory.groups.filter((g) => (g.members ?? []).includes(userId)).map((g) => g.id);
+    const held = new Map<string, string[]>();
+    for (const g of this.directory.groups) for (const id of g.members ?? []) held.set(id, [...(held.get(id) ?? []), g.id]);
+    const rolesOf = (userId: string) => held.get(userId) ?? [];
     const grants = [
       ...this.people().map((u) => ({ userId: u.id, username: u.login, type: 'TYPE_HUMAN', roles: rolesOf(u.id), user: u as FixtureUser | undefined })),
       ...this.machineUsers.map((m) => ({ userId: m.userId, username: m.username, type: 'TYPE_MACHINE', roles: (m.roles ?? []).filter((r) => roleKeys.has(r)), user: undefined })),
     ].filter((g) => g.roles.length > 0);
-    return this.page(
-      req,
-      grants.map((g) => ({
-        id: `grant-${g.userId}`,
-        details: { sequence: '9', creationDate: '2024-03-04T10:20:00Z', changeDate: '2024-03-04T10:20:00Z', resourceOwner: this.orgId },
-        roleKeys: g.roles,
-        state: this.inactiveGrants.has(g.userId) ? 'USER_GRANT_STATE_INACTIVE' : 'USER_GRANT_STATE_ACTIVE',
-        userId: g.userId,
-        userName: g.username,
-        firstName: g.user?.firstName ?? '',
-        lastName: g.user?.lastName ?? '',
-        email: g.user?.email ?? '',
-        displayName: g.user ? displayName(g.user) : g.username,
-        orgId: this.orgId,
-        orgName: 'corp',
-        orgDomain: 'corp.zitadel.example',
-        projectId: this.projectId,
-        projectName: 'idpsync',
-        preferredLoginName: g.username,
-        userType: g.type,
-        grantedOrgId: this.orgId,
-        grantedOrgName: 'corp',
-        grantedOrgDomain: 'corp.zitadel.example',
-      })),
-      'v1',
-    );
+    return this.page(req, grants, 'v1', (g) => ({
+      id: `grant-${g.userId}`,
+      details: { sequence: '9', creationDate: '2024-03-04T10:20:00Z', changeDate: '2024-03-04T10:20:00Z', resourceOwner: this.orgId },
+      roleKeys: g.roles,
+      state: this.inactiveGrants.has(g.userId) ? 'USER_GRANT_STATE_INACTIVE' : 'USER_GRANT_STATE_ACTIVE',
+      userId: g.userId,
+      userName: g.username,
+      firstName: g.user?.firstName ?? '',
+      lastName: g.user?.lastName ?? '',
+      email: g.user?.email ?? '',
+      displayName: g.user ? displayName(g.user) : g.username,
+      orgId: this.orgId,
+      orgName: 'corp',
+      orgDomain: 'corp.zitadel.example',
+      projectId: this.projectId,
+      projectName: 'idpsync',
+      preferredLoginName: g.username,
+      userType: g.type,
+      grantedOrgId: this.orgId,
+      grantedOrgName: 'corp',
+      grantedOrgDomain: 'corp.zitadel.example',
+    }));
   }
 
   /** People in creation order (the fixture's); deleted ones are gone from Zitadel's lists. */
@@ -265,7 +267,7 @@ export class ZitadelEmulator extends EmulatorBase {
   }
 
   /** offset/limit as Zitadel reads them (offset a decimal string, limit 0 for the default), with totalResult. */
-  private page(req: EmulatorRequest, rows: unknown[], style: 'v1' | 'v2'): EmulatorResponse {
+  private page<T>(req: EmulatorRequest, rows: T[], style: 'v1' | 'v2', toJson: (row: T) => unknown): EmulatorResponse {
     const query = ((req.json as { query?: { offset?: unknown; limit?: unknown; asc?: unknown } }).query ?? {}) as { offset?: unknown; limit?: unknown; asc?: unknown };
     const offset = Number(query.offset ?? 0);
     const rawLimit = Number(query.limit ?? 0);
@@ -274,7 +276,7 @@ export class ZitadelEmulator extends EmulatorBase {
     }
     const limit = rawLimit === 0 ? DEFAULT_LIMIT : Math.min(rawLimit, MAX_LIMIT);
     const ordered = query.asc === true ? rows : [...rows].reverse();
-    const result = ordered.slice(offset, offset + limit);
+    const result = ordered.slice(offset, offset + limit).map(toJson);
     const details =
       style === 'v1'
         ? { totalResult: String(rows.length), processedSequence: '42', viewTimestamp: new Date().toISOString() }
