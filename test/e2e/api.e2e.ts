@@ -211,6 +211,20 @@ describe('idpsync.io/v1alpha1 on a real apiserver', () => {
       );
       expect(message).to.include('domain is a host name such as your-company.okta.com, without https:// or a path');
     });
+
+    it('a Zitadel baseUrl over plain http off loopback, and a Zitadel block without its projectId', async () => {
+      const remote = await rejection(
+        directorySync(namespace, 'zitadel-http', {
+          ...validOktaSpec,
+          provider: { type: 'zitadel', zitadel: { baseUrl: 'http://zitadel.example.com', projectId: '1' }, allowInsecureLoopback: true },
+        }),
+      );
+      expect(remote).to.include('provider.zitadel.baseUrl must be an https:// URL');
+      const noProject = await rejection(
+        directorySync(namespace, 'zitadel-project', { ...validOktaSpec, provider: { type: 'zitadel', zitadel: { baseUrl: 'https://zitadel.example.com' } } }),
+      );
+      expect(noProject).to.include('spec.provider.zitadel.projectId: Required value');
+    });
   });
 
   describe('rejects an invalid Policy with a readable message', () => {
