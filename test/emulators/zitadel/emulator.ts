@@ -5,7 +5,7 @@
 // (management API v1, REST gateway errors), offset/limit paging with totalResult, and 403s for the
 // permission a call needs.
 import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
-import { decodeProtectedHeader, jwtVerify } from 'jose';
+import { decodeProtectedHeader, jwtVerify, SignJWT } from 'jose';
 import { EmulatorBase, type EmulatorConnection, type EmulatorRequest, type EmulatorResponse, type RateLimitAnswer } from '../common.js';
 import type { DirectoryFixture, FixtureUser, FixtureUserState } from '../fixture.js';
 
@@ -13,6 +13,8 @@ export type ZitadelPermission = 'user.read' | 'user.grant.read' | 'project.role.
 
 export const API_AUDIENCE_SCOPE = 'urn:zitadel:iam:org:project:id:zitadel:aud';
 const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
+/** The id of the ZITADEL project of the instance, which the API audience scope stands for. */
+const ZITADEL_PROJECT_ID = '290000000000000003';
 /** Zitadel's default and largest list limits. */
 const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 1000;
@@ -107,6 +109,8 @@ export class ZitadelEmulator extends EmulatorBase {
   private async token(req: EmulatorRequest): Promise<EmulatorResponse> {
     const refuse = (error: string, description: string) => ({ status: 400, body: { error, error_description: description } });
     if (req.form.get('grant_type') !== JWT_BEARER) return refuse('unsupported_grant_type', `${req.form.get('grant_type')} not supported`);
+    const scopes = new Set((req.form.get('scope') ?? '').split(' ').filter(Boolean));
+    if (!scopes.has('openid')) return refuse('invalid_scope', 'The scope openid is missing in your request.');
     const assertion = req.form.get('assertion') ?? '';
     let kid: string | undefined;
     try {
@@ -122,11 +126,21 @@ export class ZitadelEmulator extends EmulatorBase {
     } catch (err) {
       return refuse('invalid_grant', `assertion invalid: ${(err as Error).message}`);
     }
-    const scopes = new Set((req.form.get('scope') ?? '').split(' ').filter(Boolean));
     this.issuedScopes.push([...scopes]);
     const token = randomBytes(24).toString('base64url');
     this.tokens.set(token, { userId: this.serviceUserId, scopes, expiresAt: Date.now() + 43_199_000 });
-    return { body: { access_token: token, token_type: 'Bearer', expires_in: 43199 } };
+    // The grant needs the openid scope, and Zitadel answers it with an ID token for the service user:
+    // its audience is the projects the scopes name plus the service user as the client (also azp).
+    const now = Math.floor(Date.now() / 1000);
+    const idToken = await new SignJWT({ azp: this.serviceUserId, client_id: this.serviceUserId, auth_time: now })
+      .setProtectedHeader({ alg: 'RS256', kid: 'instance-signing-key' })
+      .setIssuer(this.baseUrl)
+      .setSubject(this.serviceUserId)
+      .setAudience([...(scopes.has(API_AUDIENCE_SCOPE) ? [ZITADEL_PROJECT_ID] : []), this.serviceUserId])
+      .setIssuedAt(now)
+      .setExpirationTime(now + 43_199)
+      .sign(serviceUserKeyPair().privateKey);
+    return { body: { access_token: token, token_type: 'Bearer', expires_in: 43199, id_token: idToken } };
   }
 
   /**
