@@ -12,6 +12,7 @@ import {
   Auth0Settings,
   OktaSettings,
   ScimSettings,
+  ZitadelSettings,
   type ProviderType,
 } from '../api/v1alpha1/directorysync.js';
 import { StallError } from '../errors.js';
@@ -23,6 +24,7 @@ import { createEntraDriver } from './entra/driver.js';
 import { createKeycloakDriver } from './keycloak/driver.js';
 import { createAuthentikDriver } from './authentik/driver.js';
 import { createAuth0Driver } from './auth0/driver.js';
+import { createZitadelDriver } from './zitadel/driver.js';
 import { createScimDriver, createScimDriverFactory, type ScimBackend } from './scim/driver.js';
 
 /** The settings type each driver reads, by provider type. */
@@ -34,6 +36,7 @@ export interface ProviderSettings {
   keycloak: Parameters<typeof createKeycloakDriver>[0]['settings'];
   authentik: Parameters<typeof createAuthentikDriver>[0]['settings'];
   auth0: Parameters<typeof createAuth0Driver>[0]['settings'];
+  zitadel: Parameters<typeof createZitadelDriver>[0]['settings'];
   scim: Parameters<typeof createScimDriver>[0]['settings'];
 }
 
@@ -47,6 +50,7 @@ const FACTORIES: TypedFactories = {
   keycloak: { schema: KeycloakSettings, create: createKeycloakDriver },
   authentik: { schema: AuthentikSettings, create: createAuthentikDriver },
   auth0: { schema: Auth0Settings, create: createAuth0Driver },
+  zitadel: { schema: ZitadelSettings, create: createZitadelDriver },
   scim: { schema: ScimSettings, create: createScimDriver },
 };
 

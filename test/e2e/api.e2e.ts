@@ -219,6 +219,20 @@ describe('idpsync.io/v1alpha1 on a real apiserver', () => {
       expect(await rejection(auth0('auth0-url', { domain: 'https://acme.us.auth0.com/' }))).to.include('domain is a host name such as your-tenant.us.auth0.com');
       expect(await rejection(auth0('auth0-groups', { groupsFrom: ['groups'] }))).to.match(/groupsFrom\[0\]: Unsupported value: "groups"/);
     });
+
+    it('a Zitadel baseUrl over plain http off loopback, and a Zitadel block without its projectId', async () => {
+      const remote = await rejection(
+        directorySync(namespace, 'zitadel-http', {
+          ...validOktaSpec,
+          provider: { type: 'zitadel', zitadel: { baseUrl: 'http://zitadel.example.com', projectId: '1' }, allowInsecureLoopback: true },
+        }),
+      );
+      expect(remote).to.include('provider.zitadel.baseUrl must be an https:// URL');
+      const noProject = await rejection(
+        directorySync(namespace, 'zitadel-project', { ...validOktaSpec, provider: { type: 'zitadel', zitadel: { baseUrl: 'https://zitadel.example.com' } } }),
+      );
+      expect(noProject).to.include('spec.provider.zitadel.projectId: Required value');
+    });
   });
 
   describe('rejects an invalid Policy with a readable message', () => {

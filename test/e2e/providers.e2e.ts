@@ -10,8 +10,8 @@ import { checkInvariants, condition, createDirectory, getDirectory, groups, memb
 const SEED = new URL('../fixtures/seed-example.yaml', import.meta.url).pathname;
 /** IdPs whose groups can contain groups. */
 const NESTING = new Set(['googleWorkspace', 'entra', 'keycloak', 'authentik']);
-/** Paths of each IdP's group reads, for a fault on them alone; /groups/ unless listed. */
-const GROUP_PATHS: Record<string, RegExp> = { auth0: /\/roles/ };
+/** Where an IdP's group memberships are read, for the failing-IdP scenario; /groups/ unless listed. */
+const GROUP_READS: Record<string, RegExp> = { auth0: /\/roles/, zitadel: /grants/ };
 
 const SEED_FLATTENED = {
   Everyone: ['alice@company.com', 'bob@company.com', 'john@company.com', 'patrick@company.com', 'steve@company.com'],
@@ -97,7 +97,7 @@ describe('every provider end to end', function () {
         const mine = new RegExp(`/namespaces/${ns}/(users|groups)/`);
         const writesBefore = op.wire.writes(mine).length;
         idp.directory.users = idp.directory.users.filter((u) => u.login !== 'alice@company.com');
-        idp.faults = { failWith: 500, pathPattern: GROUP_PATHS[type] ?? /groups/ };
+        idp.faults = { failWith: 500, pathPattern: GROUP_READS[type] ?? /groups/ };
         const ds = await syncNow(ns, 'corp', 120_000);
         expect(condition(ds, 'Ready')!.status).to.equal('False');
         expect(condition(ds, 'Reconciling')!.status).to.equal('True');

@@ -8,6 +8,7 @@ import { EntraEmulator } from './entra/emulator.js';
 import { KeycloakEmulator } from './keycloak/emulator.js';
 import { AuthentikEmulator } from './authentik/emulator.js';
 import { Auth0Emulator } from './auth0/emulator.js';
+import { ZitadelEmulator } from './zitadel/emulator.js';
 
 export const EMULATORS: Record<string, (fixture: DirectoryFixture) => EmulatorBase> = {
   googleWorkspace: (f) => new GoogleWorkspaceEmulator(f),
@@ -17,4 +18,5 @@ export const EMULATORS: Record<string, (fixture: DirectoryFixture) => EmulatorBa
   keycloak: (f) => new KeycloakEmulator(f),
   authentik: (f) => new AuthentikEmulator(f),
   auth0: (f) => new Auth0Emulator(f),
+  zitadel: (f) => new ZitadelEmulator(f),
 };

@@ -102,6 +102,21 @@ export const Auth0Settings = Type.Object(
   { description: 'Auth0: client credentials of a Machine to Machine application with read:users, read:roles (and read:organizations, read:organization_members for organizations). Secret key "clientSecret".' },
 );
 
+export const ZitadelSettings = Type.Object(
+  {
+    baseUrl: Url('Zitadel instance URL, its external domain, e.g. https://my-instance.zitadel.cloud or https://auth.example.com (the issuer of its tokens).'),
+    projectId: Type.String({ minLength: 1, maxLength: 200, description: 'Project whose roles become Groups; a Group\'s members are the users granted its role (user grants).' }),
+    organizationId: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 200, description: 'Organization whose users and grants are read (sent as x-zitadel-orgid); defaults to the service user\'s own.' }),
+    ),
+    pageSize: Type.Optional(Type.Integer({ minimum: 2, maximum: 1000, description: 'Rows per request (limit); default 100.' })),
+  },
+  {
+    description:
+      'Zitadel: a service user with a manager role that reads users, user grants and project roles (e.g. Org Owner Viewer). Secret key "keyFile" (the service user\'s JSON key file) or "token" (a personal access token), exactly one.',
+  },
+);
+
 export const ScimSettings = Type.Object(
   {},
   {
@@ -110,7 +125,7 @@ export const ScimSettings = Type.Object(
   },
 );
 
-export const PROVIDER_TYPES = ['okta', 'googleWorkspace', 'entra', 'jumpcloud', 'keycloak', 'authentik', 'auth0', 'scim'] as const;
+export const PROVIDER_TYPES = ['okta', 'googleWorkspace', 'entra', 'jumpcloud', 'keycloak', 'authentik', 'auth0', 'zitadel', 'scim'] as const;
 export type ProviderType = (typeof PROVIDER_TYPES)[number];
 
 /** Every URL setting that overrides where the operator sends credentials. */
@@ -124,6 +139,7 @@ const ENDPOINT_FIELDS: [ProviderType, string][] = [
   ['keycloak', 'baseUrl'],
   ['authentik', 'baseUrl'],
   ['auth0', 'baseUrl'],
+  ['zitadel', 'baseUrl'],
 ];
 
 export const Provider = Type.Object(
@@ -139,6 +155,7 @@ export const Provider = Type.Object(
     keycloak: Type.Optional(KeycloakSettings),
     authentik: Type.Optional(AuthentikSettings),
     auth0: Type.Optional(Auth0Settings),
+    zitadel: Type.Optional(ZitadelSettings),
     scim: Type.Optional(ScimSettings),
     caBundle: Type.Optional(Type.String({ maxLength: 65536, description: 'PEM CA certificates to trust for the IdP, besides the system roots.' })),
     allowInsecureLoopback: Type.Boolean({
