@@ -1,5 +1,5 @@
 // SCIM push on the real control plane (etcd + kube-apiserver, started here unless IDPSYNC_E2E_KUBECONFIG
-// names one), with the operator in this process as its own ServiceAccount:
+// names one), with the operator in this process as its own ServiceAccount (one replica, leading):
 //   1. sustained writes: POST /Users, then member PATCHes on groups, at `inFlight` requests at a time,
 //      with the rate limit off so the figure is what the server and apiserver manage;
 //   2. revocation latency: PATCH active=false on one user at a time, timed until its User is Suspended
@@ -10,9 +10,12 @@ import type { Group, User } from '../src/api/v1alpha1/index.js';
 import { kindInformer } from '../src/controllers/informers.js';
 import { KubeClient } from '../src/kube/client.js';
 import { silentLogger } from '../src/runtime/logger.js';
-import { adminKubeConfig, newNamespace, waitFor } from '../test/e2e/harness/index.js';
+import { EventsV1Api } from '@kubernetes/client-node';
+import { recorderSink, startOperator } from '../src/controllers/manager.js';
+import { EventRecorder, eventsV1Sink } from '../src/runtime/events.js';
+import { adminKubeConfig, newNamespace, operatorKubeConfig, waitFor } from '../test/e2e/harness/index.js';
 import { setUpCluster, tearDownCluster } from '../test/e2e/harness/cluster.js';
-import { admin, startTestOperator, waitForCondition } from '../test/e2e/support/operator.js';
+import { admin, waitForCondition } from '../test/e2e/support/operator.js';
 
 const writes = Number(process.argv[2] ?? 500);
 const samples = Number(process.argv[3] ?? 50);
@@ -22,7 +25,10 @@ const PATCH = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 
 await setUpCluster();
-const op = await startTestOperator({ scimAddress: '127.0.0.1:0', scimLimits: { ratePerSecond: 0 } });
+// As the operator's ServiceAccount, straight to the apiserver (no counting proxy in between).
+const operatorConfig = await operatorKubeConfig();
+const events = recorderSink(new EventRecorder({ sink: eventsV1Sink(operatorConfig.makeApiClient(EventsV1Api)), identity: 'bench', logger: silentLogger() }));
+const op = { operator: startOperator({ kubeConfig: operatorConfig, logger: silentLogger(), events, scimAddress: '127.0.0.1:0', scimLimits: { ratePerSecond: 0 } }) };
 try {
   const port = await op.operator.scim!.listening;
   const ns = await newNamespace('scimbench');
@@ -110,6 +116,6 @@ try {
   );
   console.log(`load average after: ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
 } finally {
-  await op.stop();
+  await op.operator.stop();
   await tearDownCluster();
 }
