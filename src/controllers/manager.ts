@@ -2,6 +2,7 @@
 // endpoints, leader election and graceful shutdown.
 import * as k8s from '@kubernetes/client-node';
 import { KubeClient } from '../kube/client.js';
+import { reuseConnections } from '../kube/connections.js';
 import { DRIVERS, driversWithScim } from '../providers/registry.js';
 import { createLogger, registerSecret, type Logger } from '../runtime/logger.js';
 import {
@@ -119,7 +120,7 @@ export const metricsObserver: SyncObserver = {
 
 /** Starts the controller in this process (no leader election, no servers): for tests and the demo. */
 export function startOperator(options: OperatorOptions & { events: EventSink; scim?: RunningScim }): RunningOperator {
-  const kubeConfig = options.kubeConfig ?? loadKubeConfig(options.kubeconfig);
+  const kubeConfig = reuseConnections(options.kubeConfig ?? loadKubeConfig(options.kubeconfig));
   const logger = options.logger ?? createLogger({ level: options.logLevel ?? 'info' });
   const kube = new KubeClient(kubeConfig, (kind, verb) => kubeWritesTotal.inc({ kind, verb }));
   const now = options.now ?? Date.now;
@@ -193,7 +194,7 @@ export function startOperator(options: OperatorOptions & { events: EventSink; sc
 /** The operator process: servers, optional leader election, the controller, graceful shutdown. */
 export async function runOperator(options: OperatorOptions): Promise<void> {
   const logger = options.logger ?? createLogger({ level: options.logLevel ?? 'info' });
-  const kubeConfig = options.kubeConfig ?? loadKubeConfig(options.kubeconfig);
+  const kubeConfig = reuseConnections(options.kubeConfig ?? loadKubeConfig(options.kubeconfig));
   process.on('unhandledRejection', (err) => logger.error('unhandled rejection', { error: String(err) }));
   const identity = defaultIdentity();
   const recorder = new EventRecorder({ sink: eventsV1Sink(kubeConfig.makeApiClient(k8s.EventsV1Api)), identity, logger });
