@@ -32,7 +32,7 @@ import { HealthServer } from '../runtime/server.js';
 import { Shutdown } from '../runtime/shutdown.js';
 import { workersRunning } from '../runtime/workqueue.js';
 import { startScim, type RunningScim } from '../scim/operator.js';
-import type { ScimLimits } from '../scim/server.js';
+import type { ScimLimits } from '../scim/limits.js';
 
 export interface OperatorOptions {
   kubeconfig?: string;
