@@ -28,6 +28,8 @@ Flags:
   --scim-tls-cert-file FILE           PEM certificate for SCIM over HTTPS (reloaded when it changes)
   --scim-tls-key-file FILE            its PEM private key
   --scim-insecure-http                serve SCIM over plain HTTP (only behind a TLS-terminating proxy)
+  --scim-rate-limit N                 SCIM requests/s per directory token and replica (default 50; 0: no limit)
+  --scim-rate-burst N                 requests above that rate accepted at once (default: twice the rate)
   --leader-elect                      run only while holding the Lease idpsync-operator
   --leader-election-namespace NS      where that Lease is (default: $POD_NAMESPACE, else idpsync-system)
   --workers N                         syncs run at the same time, per controller (default 2)

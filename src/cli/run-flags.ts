@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import winston from 'winston';
+import { DEFAULT_SCIM_LIMITS } from '../scim/limits.js';
 import { UsageError, parseOrExplain } from './args.js';
 
 /** The levels the operator's logger knows (winston's npm levels), most severe first. */
@@ -16,6 +17,8 @@ export interface RunFlags {
   /** Where the SCIM 2.0 server listens; no SCIM server when absent. */
   scimAddress?: string;
   scimTls?: { certFile: string; keyFile: string };
+  /** Requests per second (sustained, and burst) each SCIM directory token may send to one replica. */
+  scimLimits?: { ratePerSecond: number; burst: number };
   leaderElect: boolean;
   leaderElectionNamespace?: string;
   workers: number;
@@ -34,6 +37,8 @@ export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv = process.en
         'scim-tls-cert-file': { type: 'string' },
         'scim-tls-key-file': { type: 'string' },
         'scim-insecure-http': { type: 'boolean', default: false },
+        'scim-rate-limit': { type: 'string' },
+        'scim-rate-burst': { type: 'string' },
         'leader-elect': { type: 'boolean', default: false },
         'leader-election-namespace': { type: 'string' },
         workers: { type: 'string', default: '2' },
@@ -49,6 +54,7 @@ export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv = process.en
     namespace: namespaceFlag('--namespace', values.namespace),
     metricsAddress: hostPortFlag('--metrics-bind-address', values['metrics-bind-address']),
     ...scimFlags(values['scim-bind-address'], values['scim-tls-cert-file'], values['scim-tls-key-file'], values['scim-insecure-http']),
+    ...scimRateFlags(values['scim-bind-address'] !== undefined, values['scim-rate-limit'], values['scim-rate-burst']),
     leaderElect: values['leader-elect'],
     leaderElectionNamespace: namespaceFlag('--leader-election-namespace', values['leader-election-namespace']),
     workers: positiveIntegerFlag('--workers', values.workers),
@@ -75,6 +81,20 @@ export function scimFlags(address: string | undefined, certFile: string | undefi
     throw new UsageError('--scim-bind-address needs --scim-tls-cert-file and --scim-tls-key-file (SCIM carries bearer tokens), or --scim-insecure-http behind a TLS-terminating proxy');
   }
   return { scimAddress };
+}
+
+/** --scim-rate-limit 0 turns the limit off; the burst defaults to twice the rate. */
+export function scimRateFlags(serving: boolean, rate: string | undefined, burst: string | undefined): Pick<RunFlags, 'scimLimits'> {
+  if (rate === undefined && burst === undefined) return {};
+  if (!serving) throw new UsageError('--scim-rate-limit and --scim-rate-burst need --scim-bind-address');
+  const ratePerSecond = rate === undefined ? DEFAULT_SCIM_LIMITS.ratePerSecond : wholeNumberFlag('--scim-rate-limit', rate);
+  const burstSize = burst === undefined ? Math.max(1, 2 * ratePerSecond) : positiveIntegerFlag('--scim-rate-burst', burst);
+  return { scimLimits: { ratePerSecond, burst: burstSize } };
+}
+
+function wholeNumberFlag(flag: string, value: string): number {
+  if (!/^[0-9]+$/.test(value) || !Number.isSafeInteger(Number(value))) throw new UsageError(`${flag} must be a whole number (0 for no limit), not "${value}"`);
+  return Number(value);
 }
 
 export function positiveIntegerFlag(flag: string, value: string): number {

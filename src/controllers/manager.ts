@@ -2,6 +2,7 @@
 // endpoints, leader election and graceful shutdown.
 import * as k8s from '@kubernetes/client-node';
 import { KubeClient } from '../kube/client.js';
+import { reuseConnections } from '../kube/connections.js';
 import { DRIVERS, driversWithScim } from '../providers/registry.js';
 import { createLogger, registerSecret, type Logger } from '../runtime/logger.js';
 import {
@@ -31,6 +32,7 @@ import { HealthServer } from '../runtime/server.js';
 import { Shutdown } from '../runtime/shutdown.js';
 import { workersRunning } from '../runtime/workqueue.js';
 import { startScim, type RunningScim } from '../scim/operator.js';
+import type { ScimLimits } from '../scim/limits.js';
 
 export interface OperatorOptions {
   kubeconfig?: string;
@@ -54,6 +56,8 @@ export interface OperatorOptions {
   scimAddress?: string;
   /** Serve SCIM over HTTPS with these PEM files (cert-manager compatible); plain HTTP without. */
   scimTls?: { certFile: string; keyFile: string };
+  /** Request limits of the SCIM server (rate per directory token, body size, timeouts). */
+  scimLimits?: Partial<ScimLimits>;
 }
 
 export interface RunningOperator {
@@ -115,8 +119,8 @@ export const metricsObserver: SyncObserver = {
 };
 
 /** Starts the controller in this process (no leader election, no servers): for tests and the demo. */
-export function startOperator(options: OperatorOptions & { events: EventSink }): RunningOperator {
-  const kubeConfig = options.kubeConfig ?? loadKubeConfig(options.kubeconfig);
+export function startOperator(options: OperatorOptions & { events: EventSink; scim?: RunningScim }): RunningOperator {
+  const kubeConfig = reuseConnections(options.kubeConfig ?? loadKubeConfig(options.kubeconfig));
   const logger = options.logger ?? createLogger({ level: options.logLevel ?? 'info' });
   const kube = new KubeClient(kubeConfig, (kind, verb) => kubeWritesTotal.inc({ kind, verb }));
   const now = options.now ?? Date.now;
@@ -148,17 +152,9 @@ export function startOperator(options: OperatorOptions & { events: EventSink }):
     },
   });
   // SCIM pushes land in a store the scim driver reads; each write asks for a reconcile of its directory.
-  const scim = options.scimAddress
-    ? startScim({
-        address: options.scimAddress,
-        tls: options.scimTls,
-        kube,
-        log: logger,
-        directoryOwner: outboxOwner,
-        informer: () => late.controller?.informer,
-        enqueue: (key) => late.controller?.runtime.enqueue(key),
-      })
-    : undefined;
+  // runOperator starts the server before leader election (every replica serves) and hands it in.
+  const ownScim = !options.scim && options.scimAddress ? startScim({ address: options.scimAddress, tls: options.scimTls, limits: options.scimLimits, kube, log: logger }) : undefined;
+  const scim = options.scim ?? ownScim;
   const policyReconciler = new PolicyReconciler({ kube, events: options.events, now });
   const policies = new PolicyController({ kubeConfig, kube, reconciler: policyReconciler, logger, namespace: options.namespace, workers: options.workers, notifier, now });
   const reconciler = new DirectorySyncReconciler({
@@ -176,7 +172,7 @@ export function startOperator(options: OperatorOptions & { events: EventSink }):
   late.reconciler = reconciler;
   const controller = new DirectorySyncController({ kubeConfig, kube, reconciler, logger, namespace: options.namespace, workers: options.workers, secretCheckMs: options.secretCheckMs });
   late.controller = controller;
-  scim?.watch(controller.informer);
+  scim?.lead({ informer: controller.informer, enqueue: (key) => controller.runtime.enqueue(key) });
   controller.start();
   policies.start();
   return {
@@ -186,7 +182,8 @@ export function startOperator(options: OperatorOptions & { events: EventSink }):
     notifier,
     scim,
     stop: async () => {
-      await scim?.stop();
+      if (ownScim) await ownScim.stop();
+      else scim?.stopLeading();
       reconciler.stop();
       await Promise.all([controller.stop(), policies.stop()]);
       await notifier.stop();
@@ -197,7 +194,7 @@ export function startOperator(options: OperatorOptions & { events: EventSink }):
 /** The operator process: servers, optional leader election, the controller, graceful shutdown. */
 export async function runOperator(options: OperatorOptions): Promise<void> {
   const logger = options.logger ?? createLogger({ level: options.logLevel ?? 'info' });
-  const kubeConfig = options.kubeConfig ?? loadKubeConfig(options.kubeconfig);
+  const kubeConfig = reuseConnections(options.kubeConfig ?? loadKubeConfig(options.kubeconfig));
   process.on('unhandledRejection', (err) => logger.error('unhandled rejection', { error: String(err) }));
   const identity = defaultIdentity();
   const recorder = new EventRecorder({ sink: eventsV1Sink(kubeConfig.makeApiClient(k8s.EventsV1Api)), identity, logger });
@@ -208,13 +205,17 @@ export async function runOperator(options: OperatorOptions): Promise<void> {
   server.addReadinessCheck('policy-informer', () => !running || running.policies.informer.hasSynced());
   server.addReadinessCheck('workers', workersRunning(() => running && [running.controller.runtime.queue, running.policies.runtime.queue]));
   await server.listen();
+  // Every replica serves SCIM, leader or not; only the reconcilers wait for leadership.
+  const scim = options.scimAddress
+    ? startScim({ address: options.scimAddress, tls: options.scimTls, limits: options.scimLimits, kube: new KubeClient(kubeConfig, (kind, verb) => kubeWritesTotal.inc({ kind, verb })), log: logger })
+    : undefined;
+  scim?.listening.catch((err) => {
+    logger.error('cannot serve SCIM', { address: options.scimAddress, error: String(err) });
+    process.exit(1);
+  });
 
   const startWork = () => {
-    running = startOperator({ ...options, kubeConfig, logger, events: recorderSink(recorder) });
-    running.scim?.listening.catch((err) => {
-      logger.error('cannot serve SCIM', { address: options.scimAddress, error: String(err) });
-      process.exit(1);
-    });
+    running = startOperator({ ...options, kubeConfig, logger, events: recorderSink(recorder), scim });
     logger.info('controller started', { identity, namespace: options.namespace ?? '(all)' });
   };
   let elector: LeaderElector | undefined;
@@ -245,6 +246,7 @@ export async function runOperator(options: OperatorOptions): Promise<void> {
   // Hooks run in reverse order: stop leading, then the controller, then the servers.
   const shutdown = new Shutdown({ timeoutMs: 25_000 });
   shutdown.register('health-server', () => server.close());
+  shutdown.register('scim-server', async () => scim?.stop());
   shutdown.register('controller', async () => running?.stop());
   shutdown.register('leader-election', async () => {
     shuttingDown = true;

@@ -16,9 +16,10 @@ export interface DirectoryRef {
 export interface ScimDirectoriesOptions {
   tokens: TokenStore;
   store: ScimStore;
-  /** DirectorySyncs currently known (the controller's informer cache). */
+  /** DirectorySyncs currently known (the controller's informer cache; empty on a replica that does not lead). */
   list: () => DirectorySync[];
-  get: (namespace: string, name: string) => DirectorySync | undefined;
+  /** One DirectorySync: from the informer cache on the leader, from the apiserver on other replicas. */
+  get: (namespace: string, name: string) => Promise<DirectorySync | undefined> | DirectorySync | undefined;
 }
 
 export function isScimDirectory(ds: DirectorySync | undefined): ds is DirectorySync {
@@ -32,8 +33,8 @@ export class ScimDirectories {
 
   constructor(private readonly opts: ScimDirectoriesOptions) {}
 
-  directory(namespace: string, name: string): DirectorySync | undefined {
-    const ds = this.opts.get(namespace, name);
+  async directory(namespace: string, name: string): Promise<DirectorySync | undefined> {
+    const ds = await this.opts.get(namespace, name);
     return isScimDirectory(ds) ? ds : undefined;
   }
 
@@ -52,7 +53,7 @@ export class ScimDirectories {
     const cached = this.byTokenHash.get(hash);
     if (cached) {
       const [namespace, name] = cached.split('/');
-      if (this.directory(namespace, name) && (await this.opts.tokens.read(namespace, name)).token === token) return { namespace, name };
+      if ((await this.directory(namespace, name)) && (await this.opts.tokens.read(namespace, name)).token === token) return { namespace, name };
       this.byTokenHash.delete(hash);
     }
     const found: DirectoryRef[] = [];

@@ -1,12 +1,14 @@
 // The SCIM 2.0 HTTP server (RFC 7644) that identity providers push users and groups to. One base URL per
 // DirectorySync: /scim/v2/<namespace>/<name>; each checks the bearer token against that directory's own
 // Secret. Successful writes go to the directory's store and then ask for a reconcile of that directory.
-// Plain HTTP: terminate TLS in front of it (see docs/providers/scim.md).
+// HTTPS with a mounted certificate, or plain HTTP behind a TLS-terminating proxy (docs/providers/scim.md).
+// Every limit answers with a SCIM error body: request size, requests per second per directory token,
+// page size (clamped), header and request timeouts, content types.
 import { randomUUID } from 'node:crypto';
 import { readFileSync, unwatchFile, watchFile } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from '../runtime/logger.js';
 import { getAttr, type Json, type ResourceKind } from './attributes.js';
 import type { DirectoryRef, ScimDirectories } from './directories.js';
@@ -16,11 +18,16 @@ import { parseFilter } from './filter.js';
 import { applyPatch, operationsOf } from './patch.js';
 import { build, present, projectionFrom, type StoredResource } from './resources.js';
 import type { ScimDocument, ScimStore } from './store.js';
+import { DEFAULT_SCIM_LIMITS, type ScimLimits } from './limits.js';
+import { TokenBuckets } from './ratelimit.js';
 import { tokenMatches, type DirectoryTokens, type TokenStore } from './tokens.js';
 
+export { DEFAULT_SCIM_LIMITS, type ScimLimits };
+
 export const SCIM_CONTENT_TYPE = 'application/scim+json; charset=utf-8';
-const MAX_BODY_BYTES = 1024 * 1024;
 const TOKEN_CACHE_MS = 2_000;
+/** Media types a request body may have; a body without a Content-Type is read as JSON too. */
+const JSON_MEDIA_TYPES = new Set(['application/scim+json', 'application/json']);
 
 export interface ScimServerOptions {
   host?: string;
@@ -35,6 +42,7 @@ export interface ScimServerOptions {
    * are read again when the certificate file changes, so a renewal needs no restart.
    */
   tls?: ScimTlsFiles;
+  limits?: Partial<ScimLimits>;
   log?: Pick<Logger, 'info' | 'warn' | 'debug'>;
   now?: () => number;
 }
@@ -52,6 +60,7 @@ interface Reply {
   status: number;
   body?: Json;
   location?: string;
+  headers?: Record<string, string>;
 }
 
 const COLLECTIONS: Record<string, ResourceKind> = { users: 'User', groups: 'Group' };
@@ -67,11 +76,23 @@ const TLS_CHECK_MS = 10_000;
 export class ScimServer {
   private readonly server: Server | TlsServer;
   private readonly tokenCache = new Map<string, { at: number; tokens: DirectoryTokens }>();
+  private readonly limits: ScimLimits;
+  private readonly buckets: TokenBuckets;
 
   constructor(private readonly opts: ScimServerOptions) {
+    this.limits = { ...DEFAULT_SCIM_LIMITS, ...opts.limits };
+    this.buckets = new TokenBuckets(this.limits.ratePerSecond, this.limits.burst, () => this.now());
     const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
     const tls = opts.tls;
-    this.server = tls ? createTlsServer(readKeyPair(tls), handler) : createServer(handler);
+    const timeouts = {
+      headersTimeout: this.limits.headersTimeoutMs,
+      requestTimeout: this.limits.requestTimeoutMs,
+      keepAliveTimeout: this.limits.keepAliveTimeoutMs,
+      // How often node looks for expired requests; its default (30 s) would stretch short timeouts.
+      connectionsCheckingInterval: Math.max(100, Math.min(1_000, this.limits.headersTimeoutMs / 4)),
+    };
+    this.server = tls ? createTlsServer({ ...readKeyPair(tls), ...timeouts }, handler) : createServer(timeouts, handler);
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => rejectMalformed(err, socket));
     if (tls) watchFile(tls.certFile, { interval: TLS_CHECK_MS, persistent: false }, () => this.reloadTls());
   }
 
@@ -121,13 +142,18 @@ export class ScimServer {
     try {
       reply = await this.route(req);
     } catch (err) {
-      if (err instanceof ScimError) reply = { status: err.status, body: err.body() };
+      if (err instanceof RateLimited) reply = { status: 429, body: err.body(), headers: { 'retry-after': String(Math.max(1, Math.ceil(err.waitMs / 1000))) } };
+      else if (err instanceof ScimError) reply = { status: err.status, body: err.body() };
       else {
         this.opts.log?.warn('SCIM request failed', { method: req.method, error: String((err as Error)?.message ?? err).split('\n')[0] });
         reply = { status: 500, body: new ScimError(500, 'the request could not be completed; try again').body() };
       }
     }
-    const headers: Record<string, string> = {};
+    // The client left, or node already answered (a request timeout): nobody is listening.
+    if (res.headersSent || res.destroyed || req.socket.destroyed) return;
+    const headers: Record<string, string> = { ...reply.headers };
+    // An error before the whole body was read leaves the rest unread: close rather than parse it as a request.
+    if (reply.status >= 400 && !req.complete) headers.connection = 'close';
     if (reply.body) headers['content-type'] = SCIM_CONTENT_TYPE;
     if (reply.location) headers.location = reply.location;
     if (reply.status === 401) headers['www-authenticate'] = 'Bearer realm="idpsync-scim"';
@@ -141,6 +167,8 @@ export class ScimServer {
     if (parts[0] !== 'scim' || parts[1] !== 'v2' || parts.length < 4) throw new ScimError(404, 'SCIM endpoints are at /scim/v2/<namespace>/<directory>/…');
     const dir = { namespace: parts[2], name: parts[3] };
     await this.authenticate(dir, req.headers.authorization);
+    const waitMs = this.buckets.take(`${dir.namespace}/${dir.name}`);
+    if (waitMs > 0) throw new RateLimited(waitMs);
     const proto = (req.headers['x-forwarded-proto'] as string | undefined)?.split(',')[0].trim() ?? 'http';
     const request: Request = {
       method: (req.method ?? 'GET').toUpperCase(),
@@ -148,7 +176,7 @@ export class ScimServer {
       baseUrl: `${proto}://${req.headers.host ?? 'localhost'}/scim/v2/${encodeURIComponent(dir.namespace)}/${encodeURIComponent(dir.name)}`,
       segments: parts.slice(4),
       params: url.searchParams,
-      body: () => readJson(req),
+      body: () => readJson(req, this.limits.maxBodyBytes),
     };
     return this.dispatch(request);
   }
@@ -156,7 +184,7 @@ export class ScimServer {
   /** 401 unless the bearer token is this directory's token or previous token. Unknown directories look the same. */
   private async authenticate(dir: DirectoryRef, header: string | undefined): Promise<void> {
     const presented = /^Bearer\s+(.+)$/i.exec(header?.trim() ?? '')?.[1]?.trim();
-    const known = this.opts.directories.directory(dir.namespace, dir.name);
+    const known = await this.opts.directories.directory(dir.namespace, dir.name);
     const tokens = known ? await this.tokensOf(dir) : {};
     if (!presented || !tokenMatches(presented, [tokens.token, tokens.previousToken])) {
       throw new ScimError(401, 'a valid bearer token for this directory is required');
@@ -332,22 +360,68 @@ function integerParam(params: URLSearchParams, name: string): number | undefined
   return value;
 }
 
-async function readJson(req: IncomingMessage): Promise<Json> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new ScimError(413, 'the request body is larger than 1 MiB');
-    chunks.push(chunk as Buffer);
+async function readJson(req: IncomingMessage, maxBytes: number): Promise<Json> {
+  const mediaType = req.headers['content-type']?.split(';')[0].trim().toLowerCase();
+  if (mediaType && !JSON_MEDIA_TYPES.has(mediaType)) {
+    throw new ScimError(415, `request bodies must be application/scim+json or application/json, not ${mediaType}`);
   }
+  const declared = Number(req.headers['content-length']);
+  if (declared > maxBytes) throw new ScimError(413, `the request body is larger than ${maxBytes} bytes`);
   let body: unknown;
   try {
-    body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-  } catch {
+    body = JSON.parse((await readBody(req, maxBytes)).toString('utf8'));
+  } catch (err) {
+    if (err instanceof ScimError) throw err;
     throw new ScimError(400, 'the request body is not JSON', 'invalidSyntax');
   }
   if (!body || typeof body !== 'object' || Array.isArray(body)) throw new ScimError(400, 'the request body must be a JSON object', 'invalidSyntax');
   return body as Json;
+}
+
+/** The body, refused past maxBytes without tearing the connection down, so the client reads the 413. */
+function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let settled = false;
+    const settle = (fn: () => void) => {
+      if (!settled) {
+        settled = true;
+        fn();
+      }
+    };
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBytes) settle(() => reject(new ScimError(413, `the request body is larger than ${maxBytes} bytes`)));
+      else if (!settled) chunks.push(chunk);
+    });
+    req.on('end', () => settle(() => resolve(Buffer.concat(chunks))));
+    req.on('error', (err) => settle(() => reject(err)));
+    req.on('close', () => settle(() => reject(new Error('the client closed the connection before sending the whole body'))));
+  });
+}
+
+/** Throttled: answered 429 with Retry-After. */
+class RateLimited extends ScimError {
+  constructor(readonly waitMs: number) {
+    super(429, 'too many requests for this directory; retry after the time in Retry-After');
+  }
+}
+
+/**
+ * A request node's parser refused or that timed out before the handler could answer: answered with a
+ * SCIM error body where the connection still allows it, then closed.
+ */
+function rejectMalformed(err: NodeJS.ErrnoException, socket: Socket): void {
+  const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+  const answered = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage?.headersSent;
+  if (err.code === 'ECONNRESET' || !socket.writable || answered) {
+    socket.destroy();
+    return;
+  }
+  const detail = status === 408 ? 'the request was not received in time' : status === 431 ? 'the request headers are too large' : 'the request is not valid HTTP';
+  const body = JSON.stringify(new ScimError(status, detail).body());
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: ${SCIM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }
 
 function readKeyPair(tls: ScimTlsFiles): { cert: Buffer; key: Buffer } {

@@ -1,8 +1,8 @@
 // Where pushed SCIM resources live: one Secret per DirectorySync (they are personal data), `<name>-scim-store`,
 // key `store.json.gz` holding gzipped JSON { version: 1, users: [...], groups: [...] }, owned by the
 // DirectorySync so the garbage collector removes it with the directory. Every write is conditional on the
-// resourceVersion it read (a conflict reads again and re-applies the change); writes of one directory
-// run one at a time in this process, and changes that arrive meanwhile share the next write.
+// resourceVersion it read (a conflict reads again and re-applies the change), so every replica can write;
+// writes of one directory run one at a time in this process, and changes that arrive meanwhile share the next write.
 //
 // One Secret holds at most 1 MiB: a few thousand typical users compressed. Larger directories are refused
 // with 413 rather than silently truncated (spreading the store over several Secrets is not built yet).
@@ -19,6 +19,7 @@ export const STORE_SECRET_TYPE = 'idpsync.io/scim-store';
 export const DEFAULT_STORE_MAX_BYTES = 900 * 1024;
 
 const SUFFIX = '-scim-store';
+const MAX_ATTEMPTS = 10;
 const MERGE_PATCH = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 
 export interface ScimDocument {
@@ -129,7 +130,8 @@ export class ScimStore {
     for (let attempt = 1; ; attempt++) {
       let outcomes: { entry: PendingChange; ok: boolean; value: unknown }[] = [];
       try {
-        const { doc, version } = fresh ? await this.load(namespace, name) : (this.decoded.get(key) ?? (await this.load(namespace, name)));
+        const cached = fresh ? undefined : this.decoded.get(key);
+        const { doc, version } = cached ?? (await this.load(namespace, name));
         let current = doc;
         outcomes = batch.map((entry) => {
           try {
@@ -140,6 +142,12 @@ export class ScimStore {
             return { entry, ok: false, value: err };
           }
         });
+        // The cached document may be behind another replica's writes: a change refused against it (an id
+        // not found, a userName taken) is tried again on what the apiserver holds before it is answered.
+        if (cached && outcomes.some((o) => !o.ok)) {
+          fresh = true;
+          continue;
+        }
         if (outcomes.some((o) => o.ok)) {
           const bytes = encodeDocument(current);
           if (bytes.length > (this.opts.maxBytes ?? DEFAULT_STORE_MAX_BYTES)) {
@@ -153,8 +161,11 @@ export class ScimStore {
         return;
       } catch (err) {
         this.decoded.delete(key);
-        if (isConflict(err) && attempt < 5) {
+        // Another replica wrote first: it made progress, so retrying converges; a little jitter keeps
+        // two replicas from colliding in lockstep.
+        if (isConflict(err) && attempt < MAX_ATTEMPTS) {
           fresh = true;
+          if (attempt > 1) await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
           continue;
         }
         for (const entry of batch) entry.reject(err);
@@ -192,6 +203,11 @@ export class ScimStore {
       MERGE_PATCH,
     );
     return stored.metadata?.resourceVersion;
+  }
+
+  /** The resourceVersion of the store as this process last read or wrote it. */
+  versionOf(namespace: string, name: string): string | undefined {
+    return this.decoded.get(`${namespace}/${name}`)?.version;
   }
 
   forget(namespace: string, name: string): void {

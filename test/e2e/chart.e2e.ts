@@ -21,6 +21,7 @@ import { MODES, parseManifests, renderForGitOps, renderMode, type Manifest, type
 import { cluster } from './harness/cluster.js';
 import { waitFor } from './harness/index.js';
 import { freePort } from '../controlplane/net.js';
+import { parseRunArgs } from '../../src/cli/run-flags.js';
 
 const packageVersion = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
 const MONITORING_APIS = ['--api-versions', 'monitoring.coreos.com/v1/ServiceMonitor', '--api-versions', 'monitoring.coreos.com/v1/PrometheusRule'];
@@ -66,6 +67,10 @@ describe('the Helm chart', () => {
       ['a memory request that is not a quantity', ['--set', 'resources.requests.memory=lots'], /memory/],
       ['an unknown monitoring switch', ['--set', 'metrics.serviceMonitor.enabled=sometimes'], /serviceMonitor/],
       ['two watched namespaces (the operator takes one)', ['--set', 'watchNamespaces={a,b}'], /one namespace per process/],
+      ['SCIM with neither a TLS Secret nor plain HTTP asked for by name', ['--set', 'scim.enabled=true'], /scim.enabled needs scim.tls.secretName .* or scim.insecureHttp=true/],
+      ['SCIM with both a TLS Secret and plain HTTP', ['--set', 'scim.enabled=true', '--set', 'scim.insecureHttp=true', '--set', 'scim.tls.secretName=scim-tls'], /cannot be combined/],
+      ['a SCIM Ingress without a host', ['--set', 'scim.enabled=true', '--set', 'scim.insecureHttp=true', '--set', 'scim.ingress.enabled=true'], /scim.ingress.host is required/],
+      ['a negative SCIM rate limit', ['--set', 'scim.rateLimit=-1'], /rateLimit/],
     ];
     for (const [what, flags, message] of typos) {
       it(`refuses ${what}`, async () => {
@@ -130,6 +135,58 @@ describe('the Helm chart', () => {
       const exported = new Set(registry.getMetricsAsArray().map((m) => m.name));
       const used = rules.flatMap((r) => metricNames(r.expr));
       expect(used.filter((name) => !exported.has(name))).to.deep.equal([]);
+    });
+
+    it('serves SCIM only when enabled: a port on every replica, a Service, TLS from a mounted Secret the flags name', async () => {
+      const off = parseManifests(await helmTemplate('idpsync', 'idpsync-system'));
+      expect(find(off, 'Service').map((m) => m.metadata.name)).to.deep.equal(['idpsync-metrics']);
+      expect(find(off, 'Deployment')[0]!.spec.template.spec.containers[0].args.join(' ')).to.not.include('--scim');
+
+      const tls = parseManifests(await helmTemplate('idpsync', 'idpsync-system', ['--set', 'scim.enabled=true', '--set', 'scim.tls.secretName=scim-cert', '--set', 'scim.rateLimit=30']));
+      const pod = find(tls, 'Deployment')[0]!.spec.template.spec;
+      const container = pod.containers[0];
+      expect(container.args).to.include.members(['--scim-bind-address=0.0.0.0:8443', '--scim-tls-cert-file=/etc/idpsync/scim-tls/tls.crt', '--scim-tls-key-file=/etc/idpsync/scim-tls/tls.key', '--scim-rate-limit=30']);
+      expect(container.args).to.not.include('--scim-insecure-http');
+      expect(container.ports).to.deep.include({ name: 'scim', containerPort: 8443, protocol: 'TCP' });
+      expect(container.volumeMounts).to.deep.include({ name: 'scim-tls', mountPath: '/etc/idpsync/scim-tls', readOnly: true });
+      expect(pod.volumes).to.deep.include({ name: 'scim-tls', secret: { secretName: 'scim-cert' } });
+      const [service] = find(tls, 'Service', 'idpsync-scim');
+      expect(service!.spec.selector).to.deep.equal(find(tls, 'Deployment')[0]!.spec.selector.matchLabels);
+      expect(service!.spec.ports).to.deep.equal([{ name: 'scim', port: 443, targetPort: 'scim', protocol: 'TCP', appProtocol: 'https' }]);
+      expect(find(tls, 'Ingress')).to.deep.equal([]);
+      expect(find(tls, 'Certificate')).to.deep.equal([]);
+
+      // The flags the chart passes are flags the operator accepts (plain HTTP: no certificate files to find here).
+      const plain = parseManifests(await helmTemplate('idpsync', 'idpsync-system', ['--set', 'scim.enabled=true', '--set', 'scim.insecureHttp=true']));
+      const plainArgs: string[] = find(plain, 'Deployment')[0]!.spec.template.spec.containers[0].args;
+      expect(parseRunArgs(plainArgs.slice(1), {})).to.deep.include({ scimAddress: '0.0.0.0:8443', scimLimits: { ratePerSecond: 50, burst: 100 } });
+      expect(find(plain, 'Deployment')[0]!.spec.template.spec.volumes.map((v: { name: string }) => v.name)).to.not.include('scim-tls');
+    });
+
+    it('exposes SCIM through an optional Ingress, with a cert-manager Certificate for the pods when asked', async () => {
+      const rendered = parseManifests(
+        await helmTemplate('idpsync', 'idpsync-system', [
+          ...['--set', 'scim.enabled=true', '--set', 'scim.tls.certManager.enabled=true', '--set', 'scim.tls.certManager.issuerRef.name=internal-ca'],
+          ...['--set', 'scim.ingress.enabled=true', '--set', 'scim.ingress.className=nginx', '--set', 'scim.ingress.host=scim.example.com'],
+          ...['--set', 'scim.ingress.annotations.nginx\\.ingress\\.kubernetes\\.io/backend-protocol=HTTPS'],
+          ...['--set', 'scim.ingress.tls[0].secretName=scim-public', '--set', 'scim.ingress.tls[0].hosts[0]=scim.example.com'],
+        ]),
+      );
+      const [certificate] = find(rendered, 'Certificate', 'idpsync-scim');
+      expect(certificate!.spec).to.deep.include({ secretName: 'idpsync-scim-tls', issuerRef: { name: 'internal-ca', kind: 'Issuer', group: 'cert-manager.io' } });
+      expect(certificate!.spec.dnsNames).to.deep.equal(['idpsync-scim.idpsync-system.svc', 'idpsync-scim.idpsync-system.svc.cluster.local', 'scim.example.com']);
+      expect(find(rendered, 'Deployment')[0]!.spec.template.spec.volumes).to.deep.include({ name: 'scim-tls', secret: { secretName: 'idpsync-scim-tls' } });
+      const [ingress] = find(rendered, 'Ingress', 'idpsync-scim');
+      expect(ingress!.metadata.annotations).to.deep.equal({ 'nginx.ingress.kubernetes.io/backend-protocol': 'HTTPS' });
+      expect(ingress!.spec.ingressClassName).to.equal('nginx');
+      expect(ingress!.spec.tls).to.deep.equal([{ secretName: 'scim-public', hosts: ['scim.example.com'] }]);
+      expect(ingress!.spec.rules).to.deep.equal([
+        { host: 'scim.example.com', http: { paths: [{ path: '/scim/v2', pathType: 'Prefix', backend: { service: { name: 'idpsync-scim', port: { name: 'scim' } } } }] } },
+      ]);
+      for (const mode of Object.keys(MODES) as Mode[]) {
+        const lint = await runHelm(['lint', chartDir, '--strict', ...MODES[mode], '--set', 'scim.enabled=true', '--set', 'scim.tls.secretName=scim-cert', '--set', 'scim.ingress.enabled=true', '--set', 'scim.ingress.host=scim.example.com']);
+        expect(lint.code, lint.stdout + lint.stderr).to.equal(0);
+      }
     });
 
     it('ships a Grafana dashboard ConfigMap for the sidecar, reading only exported metrics', async () => {

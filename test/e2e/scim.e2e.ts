@@ -1,12 +1,13 @@
 // SCIM push on the real control plane: an Entra-style client provisions users and a nested group through
 // the operator's SCIM server, then disables one user; the same decide() path as a pull sync suspends the
 // User, takes it out of every Group and records the revocation, within seconds of the PATCH.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import { EventsV1Api } from '@kubernetes/client-node';
+import { CoordinationV1Api, EventsV1Api } from '@kubernetes/client-node';
 import { expect } from 'chai';
-import type { User } from '../../src/api/v1alpha1/index.js';
-import { adminKubeConfig, newNamespace, operatorKubeconfigPath, waitFor } from './harness/index.js';
+import { ANNOTATIONS, type DirectorySync, type User } from '../../src/api/v1alpha1/index.js';
+import { freePort } from '../controlplane/net.js';
+import { OPERATOR_NAMESPACE, adminKubeConfig, newNamespace, operatorKubeconfigPath, waitFor } from './harness/index.js';
 import { admin, membersByGroup, startTestOperator, users, waitForCondition, type TestOperator } from './support/operator.js';
 
 const PATCH = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
@@ -172,6 +173,114 @@ describe('idpsync run --scim-bind-address', function () {
     } finally {
       child.kill('SIGTERM');
       await exited;
+    }
+  });
+});
+
+describe('SCIM on two replicas, one leading', function () {
+  const CLI = new URL('../../src/cli/main.ts', import.meta.url).pathname;
+  interface Replica {
+    child: ChildProcess;
+    output: () => string;
+    base: string;
+    exited: Promise<void>;
+  }
+  const replicas: Replica[] = [];
+  let ns: string;
+
+  const startReplica = async (): Promise<Replica> => {
+    const port = await freePort();
+    const args = ['--import', 'tsx', CLI, 'run', '--kubeconfig', await operatorKubeconfigPath(), '--namespace', ns, '--leader-elect', '--leader-election-namespace', OPERATOR_NAMESPACE];
+    args.push('--metrics-bind-address', '127.0.0.1:0', '--scim-bind-address', `127.0.0.1:${port}`, '--scim-insecure-http');
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
+    const replica = { child, output: () => output, base: `http://127.0.0.1:${port}/scim/v2`, exited: new Promise<void>((resolve) => child.once('exit', () => resolve())) };
+    replicas.push(replica);
+    return replica;
+  };
+  const holder = () =>
+    adminKubeConfig()
+      .makeApiClient(CoordinationV1Api)
+      .readNamespacedLease({ namespace: OPERATOR_NAMESPACE, name: 'idpsync-operator' })
+      .then((l) => l.spec?.holderIdentity || undefined, () => undefined);
+
+  before(async () => {
+    ns = await newNamespace('scimha');
+  });
+  after(async () => {
+    for (const r of replicas) r.child.kill('SIGTERM');
+    await Promise.all(replicas.map((r) => r.exited));
+  });
+
+  it('accepts writes on the replica that does not lead; the leader turns them into Users at once', async function () {
+    try {
+      const leader = await startReplica();
+      await waitFor(() => (/"controller started"/.test(leader.output()) ? true : undefined), { timeoutMs: 60_000, intervalMs: 250, what: 'the first replica to lead' });
+      const leaseHolder = await holder();
+      await admin().apply('DirectorySync', {
+        metadata: { name: 'corp', namespace: ns },
+        spec: { provider: { type: 'scim', scim: {} }, credentialsRef: { name: 'corp-scim-token' }, interval: '1h' },
+      });
+      const secret = await waitFor(() => admin().getSecret(ns, 'corp-scim-token'), { timeoutMs: 30_000, intervalMs: 250, what: 'the token Secret (made by the leader)' });
+      const token = Buffer.from(secret.data!.token, 'base64').toString('utf8');
+      await waitForCondition(ns, 'corp', 'Ready', 'True');
+
+      const follower = await startReplica();
+      const call = (replica: Replica) => async (method: string, path: string, body?: unknown) => {
+        const res = await fetch(`${replica.base}/${ns}/corp${path}`, {
+          method,
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/scim+json' },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+        const text = await res.text();
+        return { status: res.status, body: text ? JSON.parse(text) : undefined };
+      };
+      const viaFollower = call(follower);
+      const viaLeader = call(leader);
+      await waitFor(async () => ((await viaFollower('GET', '/ServiceProviderConfig').catch(() => ({ status: 0 }))).status === 200 ? true : undefined), {
+        timeoutMs: 60_000,
+        intervalMs: 250,
+        what: 'the second replica serving SCIM',
+      });
+      expect(await holder(), 'the first replica still leads').to.equal(leaseHolder);
+
+      const pushedAt = Date.now();
+      const erin = await viaFollower('POST', '/Users', { userName: 'erin@example.com', active: true, emails: [{ primary: true, value: 'erin@example.com' }] });
+      expect(erin.status).to.equal(201);
+      const ops = await viaFollower('POST', '/Groups', { displayName: 'Ops', members: [{ value: erin.body.id }] });
+      expect(ops.status).to.equal(201);
+      await waitFor(async () => ((await membersByGroup(ns)).Ops?.includes('erin@example.com') ? true : undefined), {
+        timeoutMs: 30_000,
+        intervalMs: 100,
+        what: 'erin in Ops on the cluster, pushed through the replica that does not lead',
+      });
+      console.log(`      pushed to the replica that does not lead → User in its Group in ${Date.now() - pushedAt} ms`);
+
+      // Both replicas write to the same store; neither loses the other's changes.
+      const finn = await viaLeader('POST', '/Users', { userName: 'finn@example.com', active: true });
+      expect(finn.status).to.equal(201);
+      expect((await viaFollower('PATCH', `/Groups/${ops.body.id}`, { schemas: [PATCH], Operations: [{ op: 'Add', path: 'members', value: [{ value: finn.body.id }] }] })).status).to.equal(204);
+      const disabledAt = Date.now();
+      expect((await viaFollower('PATCH', `/Users/${erin.body.id}`, { schemas: [PATCH], Operations: [{ op: 'Replace', path: 'active', value: 'False' }] })).status).to.equal(200);
+      await waitFor(
+        async () => {
+          const erinUser = (await users(ns)).find((u: User) => u.spec.login === 'erin@example.com');
+          const groups = await membersByGroup(ns);
+          return erinUser?.spec.state === 'Suspended' && JSON.stringify(groups.Ops) === JSON.stringify(['finn@example.com']) ? true : undefined;
+        },
+        { timeoutMs: 30_000, intervalMs: 100, what: 'erin Suspended and out of Ops, finn in Ops' },
+      );
+      console.log(`      PATCH active "False" on the replica that does not lead → User Suspended and out of its Group in ${Date.now() - disabledAt} ms`);
+      const readBack = await viaLeader('GET', `/Users/${erin.body.id}`);
+      expect(readBack.body.active).to.equal(false);
+      const ds = await admin().get<DirectorySync>('DirectorySync', ns, 'corp');
+      expect(ds?.metadata.annotations?.[ANNOTATIONS.scimStoreChanged], 'the follower told the leader through the annotation').to.be.a('string');
+      expect(follower.output()).to.not.contain('"controller started"');
+    } catch (err) {
+      for (const r of replicas) console.log(r.output().slice(-3000));
+      throw err;
     }
   });
 });

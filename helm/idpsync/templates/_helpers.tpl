@@ -98,3 +98,22 @@ render "auto": true when the cluster serves the API (Helm asks it on install and
 {{- else if $enabled }}true
 {{- end }}
 {{- end }}
+
+{{/*
+The Secret holding the SCIM server's certificate, or "" for plain HTTP. Refuses a SCIM server with
+neither TLS nor an explicit scim.insecureHttp, and one with both.
+*/}}
+{{- define "idpsync.scimTlsSecret" -}}
+{{- $tls := .Values.scim.tls }}
+{{- $secret := $tls.secretName }}
+{{- if and $tls.certManager.enabled (not $secret) }}
+{{- $secret = printf "%s-scim-tls" (include "idpsync.fullname" .) }}
+{{- end }}
+{{- if and $secret .Values.scim.insecureHttp }}
+{{- fail "scim.insecureHttp cannot be combined with scim.tls (a TLS Secret or cert-manager): choose one" }}
+{{- end }}
+{{- if and (not $secret) (not .Values.scim.insecureHttp) }}
+{{- fail "scim.enabled needs scim.tls.secretName or scim.tls.certManager.enabled (SCIM carries bearer tokens), or scim.insecureHttp=true behind a TLS-terminating proxy" }}
+{{- end }}
+{{- $secret }}
+{{- end }}

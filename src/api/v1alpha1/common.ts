@@ -124,6 +124,11 @@ export const ANNOTATIONS = {
   syncNow: `${GROUP}/sync-now`,
   /** Set to the value shown in the DeletionsHeld condition to let held deletions through once. */
   approveDeletions: `${GROUP}/approve-deletions`,
+  /**
+   * Set by a replica that is not the leader after it changed a SCIM directory's store (the store's new
+   * resourceVersion), so the leader syncs that directory at once. Not for people to set.
+   */
+  scimStoreChanged: `${GROUP}/scim-store-changed`,
 } as const;
 
 export const FINALIZER = `${GROUP}/cleanup`;

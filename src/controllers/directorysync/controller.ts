@@ -1,5 +1,5 @@
 // Watches DirectorySyncs and feeds their keys to the reconciler through the shared controller runtime:
-// on creation, on a spec change (generation), on the sync-now or approve-deletions annotation, on
+// on creation, on a spec change (generation), on the sync-now, approve-deletions or scim-store-changed annotation, on
 // deletion; after every interval; when someone else edits what grants access on one of its Users; and
 // when its credentials Secret changes. Status writes do not trigger a reconcile, so a sync never chases
 // its own tail.
@@ -29,7 +29,7 @@ export interface ControllerOptions {
 /** What about an object should start a reconcile when it changes. */
 function trigger(ds: DirectorySync): string {
   const a = ds.metadata.annotations ?? {};
-  return JSON.stringify([ds.metadata.generation, a[ANNOTATIONS.syncNow], a[ANNOTATIONS.approveDeletions], ds.metadata.deletionTimestamp ?? null]);
+  return JSON.stringify([ds.metadata.generation, a[ANNOTATIONS.syncNow], a[ANNOTATIONS.approveDeletions], a[ANNOTATIONS.scimStoreChanged], ds.metadata.deletionTimestamp ?? null]);
 }
 
 export class DirectorySyncController {

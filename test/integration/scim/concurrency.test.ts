@@ -48,3 +48,40 @@ describe('SCIM: 50 parallel member PATCHes on one group', function () {
     expect(members).to.deep.equal([...ids.slice(5, 50)].sort());
   });
 });
+
+describe('SCIM: two replicas serving one directory', function () {
+  this.timeout(30_000);
+  let a: Harness;
+  let b: Harness;
+
+  before(async () => {
+    a = await startHarness();
+    // The second replica has its own store (and caches) over the same Secrets, as a second pod would.
+    b = await startHarness(undefined, { secrets: a.secrets });
+  });
+  after(async () => {
+    await a.close();
+    await b.close();
+  });
+
+  it('keeps every member when PATCHes to one group alternate between the replicas', async () => {
+    const token = await a.token('team', 'corp');
+    const viaA = client(a.baseUrl('team', 'corp'), token);
+    const viaB = client(b.baseUrl('team', 'corp'), token);
+    const ids: string[] = [];
+    for (let i = 0; i < 40; i++) ids.push((await (i % 2 ? viaB : viaA)('POST', '/Users', { userName: `r${i}@example.com` })).body.id);
+    const group = await viaA('POST', '/Groups', { displayName: 'Both', members: [] });
+    a.secrets.latencyMs = 3; // round trips long enough for the replicas' writes to overlap
+    const conflictsBefore = a.secrets.conflicts;
+    const answers = await Promise.all(
+      ids.map((value, i) => (i % 2 ? viaB : viaA)('PATCH', `/Groups/${group.body.id}`, { schemas: [PATCH], Operations: [{ op: 'Add', path: 'members', value: [{ value }] }] })),
+    );
+    a.secrets.latencyMs = 0;
+    expect(answers.map((r) => r.status).filter((s) => s !== 204)).to.deep.equal([]);
+    expect(a.secrets.conflicts - conflictsBefore, 'the replicas raced for the same resourceVersion').to.be.greaterThan(0);
+    for (const read of [viaA, viaB]) {
+      const members = ((await read('GET', `/Groups/${group.body.id}`)).body.members as { value: string }[]).map((m) => m.value).sort();
+      expect(members).to.deep.equal([...ids].sort());
+    }
+  });
+});

@@ -3,7 +3,7 @@
 import type * as k8s from '@kubernetes/client-node';
 import type { DirectorySync } from '../../../src/api/v1alpha1/index.js';
 import { ScimDirectories, type DirectoryRef } from '../../../src/scim/directories.js';
-import { ScimServer } from '../../../src/scim/server.js';
+import { ScimServer, type ScimLimits } from '../../../src/scim/server.js';
 import { ScimStore } from '../../../src/scim/store.js';
 import { TokenStore, tokenSecretName } from '../../../src/scim/tokens.js';
 
@@ -15,6 +15,8 @@ export class MemorySecrets {
   readonly secrets = new Map<string, k8s.V1Secret>();
   private version = 1;
   writes = 0;
+  /** Patches refused because their resourceVersion was stale. */
+  conflicts = 0;
   /** Makes the next N patches fail with a conflict, as if another writer got in first. */
   conflictsToInject = 0;
   /** Time each patch takes, like a round trip to the apiserver. */
@@ -45,7 +47,10 @@ export class MemorySecrets {
         current.metadata!.resourceVersion = String(this.version++);
         throw httpError(409);
       }
-      if (req.body.metadata?.resourceVersion && req.body.metadata.resourceVersion !== current.metadata?.resourceVersion) throw httpError(409);
+      if (req.body.metadata?.resourceVersion && req.body.metadata.resourceVersion !== current.metadata?.resourceVersion) {
+        this.conflicts++;
+        throw httpError(409);
+      }
       this.writes++;
       const next = { ...current, data: { ...current.data, ...req.body.data }, metadata: { ...current.metadata, resourceVersion: String(this.version++) } };
       this.secrets.set(key, next);
@@ -70,11 +75,18 @@ export interface Harness {
   store: ScimStore;
   directories: ScimDirectories;
   changes: DirectoryRef[];
+  port: number;
   close(): Promise<void>;
 }
 
-export async function startHarness(dirs: DirectorySync[] = [scimDirectory('team', 'corp')]): Promise<Harness> {
-  const secrets = new MemorySecrets();
+export interface HarnessOptions {
+  limits?: Partial<ScimLimits>;
+  /** Share the Secrets of another harness: a second replica serving the same directories. */
+  secrets?: MemorySecrets;
+}
+
+export async function startHarness(dirs: DirectorySync[] = [scimDirectory('team', 'corp')], opts: HarnessOptions = {}): Promise<Harness> {
+  const secrets = opts.secrets ?? new MemorySecrets();
   const store = new ScimStore({ kube: secrets, directoryOwner: async (_ns, name) => ({ apiVersion: 'idpsync.io/v1alpha1', kind: 'DirectorySync', name, uid: 'u', controller: true }) });
   const tokens = new TokenStore(secrets);
   const directories = new ScimDirectories({
@@ -85,7 +97,7 @@ export async function startHarness(dirs: DirectorySync[] = [scimDirectory('team'
   });
   for (const d of dirs) await directories.ensure(d);
   const changes: DirectoryRef[] = [];
-  const server = new ScimServer({ host: '127.0.0.1', port: 0, directories, tokens, store, onChange: (d) => changes.push(d) });
+  const server = new ScimServer({ host: '127.0.0.1', port: 0, directories, tokens, store, limits: opts.limits, onChange: (d) => changes.push(d) });
   const port = await server.listen();
   return {
     baseUrl: (namespace, name) => `http://127.0.0.1:${port}/scim/v2/${namespace}/${name}`,
@@ -94,6 +106,7 @@ export async function startHarness(dirs: DirectorySync[] = [scimDirectory('team'
     store,
     directories,
     changes,
+    port,
     close: () => server.close(),
   };
 }

@@ -32,7 +32,7 @@ describe('SCIM protocol details', () => {
     it(what, async () => {
       const res =
         typeof body === 'string'
-          ? await fetch(h.baseUrl('team', 'corp') + path, { method, body, headers: { authorization: `Bearer ${await h.token('team', 'corp')}` } }).then(async (r) => ({ status: r.status, body: await r.json() }))
+          ? await fetch(h.baseUrl('team', 'corp') + path, { method, body, headers: { authorization: `Bearer ${await h.token('team', 'corp')}`, 'content-type': 'application/scim+json' } }).then(async (r) => ({ status: r.status, body: await r.json() }))
           : await scim(method, path.replace('ID', ada), body);
       expect(res.status).to.equal(status);
       expect(res.body).to.include(expected);

@@ -82,12 +82,23 @@ describe('idpsync run flags', () => {
       expect(parseRunArgs(['--scim-bind-address', ':8080', '--scim-insecure-http'], {})).to.not.have.property('scimTls');
     });
 
+    it('takes a rate limit per directory token, with a burst of twice the rate unless given', () => {
+      const serve = ['--scim-bind-address', ':8080', '--scim-insecure-http'];
+      expect(parseRunArgs(serve, {})).to.not.have.property('scimLimits');
+      expect(parseRunArgs([...serve, '--scim-rate-limit', '30'], {}).scimLimits).to.deep.equal({ ratePerSecond: 30, burst: 60 });
+      expect(parseRunArgs([...serve, '--scim-rate-limit', '30', '--scim-rate-burst', '5'], {}).scimLimits).to.deep.equal({ ratePerSecond: 30, burst: 5 });
+      expect(parseRunArgs([...serve, '--scim-rate-limit', '0'], {}).scimLimits).to.deep.equal({ ratePerSecond: 0, burst: 1 });
+    });
+
     const refusals: [string[], RegExp][] = [
       [['--scim-bind-address', ':8443'], /needs --scim-tls-cert-file and --scim-tls-key-file .* or --scim-insecure-http/],
       [['--scim-bind-address', ':8443', '--scim-tls-cert-file', 'package.json'], /go together/],
       [['--scim-bind-address', ':8443', '--scim-tls-cert-file', 'nope.pem', '--scim-tls-key-file', 'package.json'], /--scim-tls-cert-file nope.pem: no such file/],
       [['--scim-tls-cert-file', 'package.json', '--scim-tls-key-file', 'package.json'], /need --scim-bind-address/],
       [['--scim-bind-address', ':8443', '--scim-insecure-http', '--scim-tls-cert-file', 'package.json', '--scim-tls-key-file', 'package.json'], /cannot be combined/],
+      [['--scim-rate-limit', '10'], /need --scim-bind-address/],
+      [['--scim-bind-address', ':8080', '--scim-insecure-http', '--scim-rate-limit', 'fast'], /--scim-rate-limit must be a whole number/],
+      [['--scim-bind-address', ':8080', '--scim-insecure-http', '--scim-rate-burst', '0'], /--scim-rate-burst must be a whole number of at least 1/],
     ];
     for (const [args, message] of refusals) {
       it(`refuses ${args.join(' ')}`, () => {
