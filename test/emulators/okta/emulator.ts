@@ -68,6 +68,7 @@ export class OktaEmulator extends EmulatorBase {
     this.observe(true);
     this.route('POST', '/oauth2/v1/token', (req) => this.limited(req, () => this.token(req)));
     this.api('/api/v1/users', 'okta.users.read', (req) => this.listUsers(req));
+    this.api('/api/v1/users/:userId', 'okta.users.read', (req) => this.getUser(req));
     this.api('/api/v1/groups', 'okta.groups.read', (req) => this.listGroups(req));
     this.api('/api/v1/groups/:groupId', 'okta.groups.read', (req) => this.getGroup(req));
     this.api('/api/v1/groups/:groupId/users', 'okta.groups.read', (req) => this.listMembers(req));
@@ -279,6 +280,13 @@ export class OktaEmulator extends EmulatorBase {
     return this.page(req, groups, (g) => groupJson(g, this.baseUrl, this.groupStamps(g.id)), this.pageLimits.groups, true);
   }
 
+  /** One user by id, deprovisioned ones included; a user deleted outright is a 404. */
+  private getUser(req: EmulatorRequest): EmulatorResponse {
+    this.observe();
+    const user = this.usersById().get(req.params.userId);
+    return user ? { body: userJson(user, this.baseUrl, this.userStamps(user.id)) } : this.notFound(req.params.userId, 'User');
+  }
+
   private getGroup(req: EmulatorRequest): EmulatorResponse {
     this.observe();
     const group = this.group(req.params.groupId);
@@ -306,9 +314,11 @@ export class OktaEmulator extends EmulatorBase {
     for (const u of this.directory.users) note(this.seen.users, u.id, JSON.stringify(u), users);
     const groups = new Set<string>();
     const members = new Set<string>();
+    const exists = this.usersById();
     for (const g of this.directory.groups) {
       note(this.seen.groups, g.id, JSON.stringify([g.name, g.description ?? null]), groups);
-      note(this.seen.members, g.id, (g.members ?? []).join(','), members);
+      // Deleting a user takes them out of their groups, which is a membership change.
+      note(this.seen.members, g.id, (g.members ?? []).filter((id) => exists.has(id)).join(','), members);
     }
     for (const [map, live] of [[this.seen.users, users], [this.seen.groups, groups], [this.seen.members, members]] as const) {
       for (const id of map.keys()) if (!live.has(id)) map.delete(id);

@@ -258,6 +258,17 @@ describe('Okta driver against the Okta emulator', function () {
       expect(canonical(next)).to.deep.equal(canonical(await fullRead()));
     });
 
+    it('sees a user deleted outright (no longer in any filter) through the groups they left, with one lookup each', async () => {
+      const gone = emulator.directory.users.slice(10, 13).map((u) => u.id);
+      emulator.directory.users = emulator.directory.users.filter((u) => !gone.includes(u.id));
+      const mark = emulator.requests.length;
+      const next = await fetch();
+      const lookups = callsSince(mark).filter((p) => /^\/api\/v1\/users\/[^/?]+$/.test(p));
+      expect(lookups.map((p) => p.split('/')[4]).sort()).to.deep.equal([...gone].sort());
+      expect(next.users.map((u) => u.id)).to.not.include.members(gone);
+      expect(canonical(next)).to.deep.equal(canonical(await fullRead()));
+    });
+
     it('reads everything again once FULL_READ_EVERY_MS has passed since the last full read', async () => {
       await clock.sleep(FULL_READ_EVERY_MS);
       const mark = emulator.requests.length;
