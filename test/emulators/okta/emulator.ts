@@ -282,14 +282,14 @@ export class OktaEmulator extends EmulatorBase {
 
   /** One user by id, deprovisioned ones included; a user deleted outright is a 404. */
   private getUser(req: EmulatorRequest): EmulatorResponse {
-    this.observe();
-    const user = this.usersById().get(req.params.userId);
+    const user = this.findById(this.directory.users, req.params.userId);
+    if (user) this.observeUser(user, new Date(this.now()).toISOString());
     return user ? { body: userJson(user, this.baseUrl, this.userStamps(user.id)) } : this.notFound(req.params.userId, 'User');
   }
 
   private getGroup(req: EmulatorRequest): EmulatorResponse {
-    this.observe();
     const group = this.group(req.params.groupId);
+    if (group) this.observeGroup(group, new Date(this.now()).toISOString());
     return group ? { body: groupJson(group, this.baseUrl, this.groupStamps(group.id)) } : this.notFound(req.params.groupId, 'UserGroup');
   }
 
@@ -303,26 +303,23 @@ export class OktaEmulator extends EmulatorBase {
    * first read that could show it. At construction everything gets the fixed fixture timestamp.
    */
   observe(initial = false): void {
-    const now = new Date(this.now()).toISOString();
-    const note = (map: Map<string, Seen>, id: string, value: string, live: Set<string>) => {
-      live.add(id);
-      const before = map.get(id);
-      if (before?.value === value) return;
-      map.set(id, { value, at: initial ? undefined : now });
-    };
-    const users = new Set<string>();
-    for (const u of this.directory.users) note(this.seen.users, u.id, JSON.stringify(u), users);
-    const groups = new Set<string>();
-    const members = new Set<string>();
-    const exists = this.usersById();
-    for (const g of this.directory.groups) {
-      note(this.seen.groups, g.id, JSON.stringify([g.name, g.description ?? null]), groups);
-      // Deleting a user takes them out of their groups, which is a membership change.
-      note(this.seen.members, g.id, (g.members ?? []).filter((id) => exists.has(id)).join(','), members);
-    }
-    for (const [map, live] of [[this.seen.users, users], [this.seen.groups, groups], [this.seen.members, members]] as const) {
-      for (const id of map.keys()) if (!live.has(id)) map.delete(id);
-    }
+    const at = initial ? undefined : new Date(this.now()).toISOString();
+    for (const u of this.directory.users) this.observeUser(u, at);
+    for (const g of this.directory.groups) this.observeGroup(g, at);
+    const users = new Set(this.directory.users.map((u) => u.id));
+    const groups = new Set(this.directory.groups.map((g) => g.id));
+    for (const id of this.seen.users.keys()) if (!users.has(id)) this.seen.users.delete(id);
+    for (const map of [this.seen.groups, this.seen.members]) for (const id of map.keys()) if (!groups.has(id)) map.delete(id);
+  }
+
+  private observeUser(u: FixtureUser, at: string | undefined): void {
+    note(this.seen.users, u.id, JSON.stringify(u), at);
+  }
+
+  private observeGroup(g: FixtureGroup, at: string | undefined): void {
+    note(this.seen.groups, g.id, JSON.stringify([g.name, g.description ?? null]), at);
+    // Deleting a user takes them out of their groups, which is a membership change.
+    note(this.seen.members, g.id, (g.members ?? []).filter((id) => this.findById(this.directory.users, id)).join(','), at);
   }
 
   private userStamps(id: string): Stamps {
@@ -369,8 +366,7 @@ export class OktaEmulator extends EmulatorBase {
     const group = this.group(req.params.groupId);
     if (!group) return this.notFound(req.params.groupId, 'UserGroup');
     // Okta has no nested groups: only direct members.
-    const users = this.usersById();
-    const members = (group.members ?? []).map((id) => users.get(id)).filter((u): u is FixtureUser => u !== undefined);
+    const members = (group.members ?? []).map((id) => this.findById(this.directory.users, id)).filter((u): u is FixtureUser => u !== undefined);
     return this.page(req, members, (u) => userJson(u, this.baseUrl, this.userStamps(u.id)), this.pageLimits.members);
   }
 
@@ -383,8 +379,7 @@ export class OktaEmulator extends EmulatorBase {
       for (const id of this.group(groupId)?.members ?? []) if (!assigned.has(id)) assigned.set(id, 'GROUP');
     }
     // Deactivating a user removes their app assignments.
-    const byId = this.usersById();
-    const users = [...assigned.keys()].map((id) => byId.get(id)).filter((u): u is FixtureUser => !!u && u.state !== 'deleted');
+    const users = [...assigned.keys()].map((id) => this.findById(this.directory.users, id)).filter((u): u is FixtureUser => !!u && u.state !== 'deleted');
     const expand = req.url.searchParams.get('expand') === 'user';
     return this.page(req, users, (u) => appUserJson(u, app.id, assigned.get(u.id)!, this.baseUrl, expand), this.pageLimits.appUsers);
   }
@@ -422,12 +417,29 @@ export class OktaEmulator extends EmulatorBase {
   }
 
   private group(id: string): FixtureGroup | undefined {
-    return this.byId(this.directory.groups).get(id);
+    return this.findById(this.directory.groups, id);
   }
 
-  private usersById(): Map<string, FixtureUser> {
-    return this.byId(this.directory.users);
+  /**
+   * The item with this id. Tests change the directory between requests (push, filter, replace), so
+   * the index of positions is checked on every hit (the item there must still have that id) and
+   * rebuilt on a stale hit or on a miss after the array changed length.
+   */
+  private findById<T extends { id: string }>(items: T[], id: string): T | undefined {
+    let cached = this.positions.get(items);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      if (cached) {
+        const at = cached.index.get(id);
+        if (at !== undefined && items[at]?.id === id) return items[at];
+        if (at === undefined && cached.length === items.length) return undefined;
+      }
+      cached = { length: items.length, index: new Map(items.map((item, i) => [item.id, i])) };
+      this.positions.set(items, cached);
+    }
+    return undefined;
   }
+
+  private readonly positions = new WeakMap<object, { length: number; index: Map<string, number> }>();
 
   /**
    * `items` ordered by id. Tests change the directory between requests, so the order is kept only
@@ -441,14 +453,10 @@ export class OktaEmulator extends EmulatorBase {
     return sorted;
   }
 
-  private byId<T extends { id: string }>(items: T[]): Map<string, T> {
-    const sorted = this.sortedById(items);
-    let index = this.indexCache.get(sorted);
-    if (!index) this.indexCache.set(sorted, (index = new Map(sorted.map((item) => [item.id, item]))));
-    return index as Map<string, T>;
-  }
+}
 
-  private readonly indexCache = new WeakMap<object, Map<string, unknown>>();
+function note(map: Map<string, Seen>, id: string, value: string, at: string | undefined): void {
+  if (map.get(id)?.value !== value) map.set(id, { value, at });
 }
 
 interface Seen {
