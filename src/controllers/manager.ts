@@ -2,7 +2,7 @@
 // endpoints, leader election and graceful shutdown.
 import * as k8s from '@kubernetes/client-node';
 import { KubeClient } from '../kube/client.js';
-import { reuseConnections } from '../kube/connections.js';
+import { KeepAliveAuthentication, makeKeepAliveClient } from '../kube/connections.js';
 import { DRIVERS, driversWithScim } from '../providers/registry.js';
 import { createLogger, registerSecret, type Logger } from '../runtime/logger.js';
 import {
@@ -120,7 +120,7 @@ export const metricsObserver: SyncObserver = {
 
 /** Starts the controller in this process (no leader election, no servers): for tests and the demo. */
 export function startOperator(options: OperatorOptions & { events: EventSink; scim?: RunningScim }): RunningOperator {
-  const kubeConfig = reuseConnections(options.kubeConfig ?? loadKubeConfig(options.kubeconfig));
+  const kubeConfig = options.kubeConfig ?? loadKubeConfig(options.kubeconfig);
   const logger = options.logger ?? createLogger({ level: options.logLevel ?? 'info' });
   const kube = new KubeClient(kubeConfig, (kind, verb) => kubeWritesTotal.inc({ kind, verb }));
   const now = options.now ?? Date.now;
@@ -187,6 +187,7 @@ export function startOperator(options: OperatorOptions & { events: EventSink; sc
       reconciler.stop();
       await Promise.all([controller.stop(), policies.stop()]);
       await notifier.stop();
+      kube.close();
     },
   };
 }
@@ -194,10 +195,11 @@ export function startOperator(options: OperatorOptions & { events: EventSink; sc
 /** The operator process: servers, optional leader election, the controller, graceful shutdown. */
 export async function runOperator(options: OperatorOptions): Promise<void> {
   const logger = options.logger ?? createLogger({ level: options.logLevel ?? 'info' });
-  const kubeConfig = reuseConnections(options.kubeConfig ?? loadKubeConfig(options.kubeconfig));
+  const kubeConfig = options.kubeConfig ?? loadKubeConfig(options.kubeconfig);
   process.on('unhandledRejection', (err) => logger.error('unhandled rejection', { error: String(err) }));
   const identity = defaultIdentity();
-  const recorder = new EventRecorder({ sink: eventsV1Sink(kubeConfig.makeApiClient(k8s.EventsV1Api)), identity, logger });
+  const connections = new KeepAliveAuthentication(kubeConfig);
+  const recorder = new EventRecorder({ sink: eventsV1Sink(makeKeepAliveClient(connections, kubeConfig, k8s.EventsV1Api)), identity, logger });
   const [host, port] = splitAddress(options.metricsAddress ?? '0.0.0.0:8080');
   const server = new HealthServer({ host, port, logger });
   let running: RunningOperator | undefined;
@@ -223,7 +225,7 @@ export async function runOperator(options: OperatorOptions): Promise<void> {
   if (options.leaderElect) {
     const namespace = options.leaderElectionNamespace ?? process.env.POD_NAMESPACE ?? 'idpsync-system';
     elector = new LeaderElector({
-      lease: coordinationLeaseClient(kubeConfig.makeApiClient(k8s.CoordinationV1Api), namespace, 'idpsync-operator'),
+      lease: coordinationLeaseClient(makeKeepAliveClient(connections, kubeConfig, k8s.CoordinationV1Api), namespace, 'idpsync-operator'),
       identity,
       logger,
       onStartedLeading: (signal) => {

@@ -2,6 +2,7 @@
 // one field manager, status via the status subresource, paged lists, deletes. Counts every write.
 import * as k8s from '@kubernetes/client-node';
 import { API_VERSION, FIELD_MANAGER, GROUP, LABELS, VERSION, type KubeObject } from '../api/v1alpha1/index.js';
+import { KeepAliveAuthentication, makeKeepAliveClient } from './connections.js';
 
 export type IdpKind = 'DirectorySync' | 'User' | 'Group' | 'Policy';
 
@@ -32,13 +33,26 @@ export function statusCode(err: unknown): number | undefined {
 export class KubeClient {
   readonly custom: k8s.CustomObjectsApi;
   readonly core: k8s.CoreV1Api;
+  /** One keep-alive connection pool for every API client made by this KubeClient (see connections.ts). */
+  readonly connections: KeepAliveAuthentication;
 
   constructor(
     readonly kubeConfig: k8s.KubeConfig,
     private readonly countWrite: WriteCounter = () => {},
   ) {
-    this.custom = kubeConfig.makeApiClient(k8s.CustomObjectsApi);
-    this.core = kubeConfig.makeApiClient(k8s.CoreV1Api);
+    this.connections = new KeepAliveAuthentication(kubeConfig);
+    this.custom = this.apiClient(k8s.CustomObjectsApi);
+    this.core = this.apiClient(k8s.CoreV1Api);
+  }
+
+  /** Any client-node API (events, leases) sharing this client's connections. */
+  apiClient<T>(api: new (config: k8s.Configuration) => T): T {
+    return makeKeepAliveClient(this.connections, this.kubeConfig, api);
+  }
+
+  /** Closes the pooled connections (a stopped operator, the end of a test). */
+  close(): void {
+    this.connections.close();
   }
 
   async get<T extends KubeObject<unknown, unknown>>(kind: IdpKind, namespace: string, name: string): Promise<T | undefined> {

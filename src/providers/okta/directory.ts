@@ -12,20 +12,6 @@ export interface Directory {
 }
 
 /**
- * The whole org. Okta leaves DEPROVISIONED users out of an unfiltered list, so a deactivated user
- * simply disappears and the operator treats it as deleted.
- */
-export async function readOrg(api: OktaApi, signal: AbortSignal): Promise<Directory> {
-  const [rawUsers, rawGroups] = await Promise.all([
-    api.list(api.url('/api/v1/users', { limit: PAGE_SIZE.users }), 'okta.users.read', { signal }),
-    api.list(api.url('/api/v1/groups', { limit: PAGE_SIZE.groups }), 'okta.groups.read', { signal }),
-  ]);
-  const users = rawUsers!.map(toUser);
-  const groups = await withMembers(api, rawGroups!, new Set(users.map((u) => u.id)), signal);
-  return { users, groups };
-}
-
-/**
  * Only what is assigned to one app: its users (directly or through a group) and its groups, with
  * members narrowed to the app's users.
  */

@@ -8,7 +8,8 @@ import { verifyOptions, type DriverContext, type DriverFactory, type FetchOption
 import { type DirectorySnapshot } from '../../directory/snapshot.js';
 import { OktaApi, type OktaScope } from './api.js';
 import { ApiTokenAuthorizer, OAuthAuthorizer, type OktaAuthorizer } from './auth.js';
-import { readApp, readOrg } from './directory.js';
+import { readApp } from './directory.js';
+import { readOrgPicture, type OrgPicture } from './incremental.js';
 import { classify, errorText, pauseFromHeaders } from './responses.js';
 import { verifyOkta } from './verify.js';
 
@@ -30,6 +31,9 @@ class OktaDriver implements ProviderDriver {
   private readonly api: OktaApi;
   private readonly oauth?: OAuthAuthorizer;
   private readonly scopes: OktaScope[];
+  private readonly now: () => number;
+  /** The last complete picture of the org, continued incrementally (whole-org mode only; see incremental.ts). */
+  private picture?: OrgPicture;
 
   constructor(private readonly ctx: DriverContext<OktaSettings>) {
     const { settings, credentials } = ctx;
@@ -38,6 +42,7 @@ class OktaDriver implements ProviderDriver {
     }
     const baseUrl = checkUrlPolicy(settings.baseUrl ?? `https://${settings.domain}`, ctx.allowInsecureLoopback, 'Okta base URL');
     const now = ctx.now ?? Date.now;
+    this.now = now;
     this.http = new IdpHttpClient({
       idpName: 'Okta',
       caBundle: ctx.caBundle,
@@ -71,9 +76,17 @@ class OktaDriver implements ProviderDriver {
     this.api = new OktaApi(this.http, auth, baseUrl, this.oauth ? 'service app' : 'API token');
   }
 
-  fetch(options: FetchOptions): Promise<DirectorySnapshot> {
+  async fetch(options: FetchOptions): Promise<DirectorySnapshot> {
     const appId = this.ctx.settings.appId;
-    return readWhole(this.http, options.signal, (signal) => (appId ? readApp(this.api, appId, signal) : readOrg(this.api, signal)));
+    if (appId) return readWhole(this.http, options.signal, (signal) => readApp(this.api, appId, signal));
+    const read = await readWhole(this.http, options.signal, (signal) => readOrgPicture(this.api, this.picture, this.now(), signal));
+    this.picture = read.picture;
+    return {
+      users: read.users,
+      groups: read.groups,
+      apiCalls: read.apiCalls,
+      cursor: { read: read.full ? 'full' : 'incremental', usersChangedSince: new Date(read.picture.readStartedAt).toISOString(), fullReadAt: new Date(read.picture.fullReadAt).toISOString() },
+    };
   }
 
   verify(options?: VerifyOptions | AbortSignal): Promise<VerifyResult> {

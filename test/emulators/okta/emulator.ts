@@ -5,7 +5,8 @@ import { generateKeyPairSync, randomBytes, type JsonWebKey } from 'node:crypto';
 import { decodeJwt, decodeProtectedHeader, errors as joseErrors, importJWK, jwtVerify } from 'jose';
 import { EmulatorBase, limitParam, type EmulatorConnection, type EmulatorRequest, type EmulatorResponse, type RateLimitAnswer } from '../common.js';
 import type { DirectoryFixture, FixtureGroup, FixtureUser } from '../fixture.js';
-import { appGroupJson, appUserJson, groupJson, oktaError, userJson } from './shapes.js';
+import { appGroupJson, appUserJson, groupJson, oktaError, userJson, type Stamps } from './shapes.js';
+import { parseFilter, type Clause } from './filter.js';
 
 export type OktaScope = 'okta.users.read' | 'okta.groups.read' | 'okta.apps.read';
 export const ALL_SCOPES: OktaScope[] = ['okta.users.read', 'okta.groups.read', 'okta.apps.read'];
@@ -58,11 +59,16 @@ export class OktaEmulator extends EmulatorBase {
   private readonly usedJtis = new Set<string>();
   private readonly windows = new Map<string, Window>();
   private privateKeyPem?: string;
+  /** What each user and group looked like when last observed, and when that changed (Okta's lastUpdated). */
+  private readonly seen = { users: new Map<string, Seen>(), groups: new Map<string, Seen>(), members: new Map<string, Seen>() };
+  private readonly sortedCache = new WeakMap<object, { copy: unknown[]; sorted: unknown[] }>();
 
   constructor(fixture: DirectoryFixture) {
     super(fixture);
+    this.observe(true);
     this.route('POST', '/oauth2/v1/token', (req) => this.limited(req, () => this.token(req)));
     this.api('/api/v1/users', 'okta.users.read', (req) => this.listUsers(req));
+    this.api('/api/v1/users/:userId', 'okta.users.read', (req) => this.getUser(req));
     this.api('/api/v1/groups', 'okta.groups.read', (req) => this.listGroups(req));
     this.api('/api/v1/groups/:groupId', 'okta.groups.read', (req) => this.getGroup(req));
     this.api('/api/v1/groups/:groupId/users', 'okta.groups.read', (req) => this.listMembers(req));
@@ -256,27 +262,112 @@ export class OktaEmulator extends EmulatorBase {
   }
 
   private listUsers(req: EmulatorRequest): EmulatorResponse {
-    // Without a filter or search, Okta leaves deprovisioned users out.
-    const users = this.directory.users.filter((u) => u.state !== 'deleted');
-    return this.page(req, users, (u) => userJson(u, this.baseUrl), this.pageLimits.users);
+    if (!req.url.searchParams.has('after')) this.observe();
+    const filter = this.filterOf(req, USER_FILTER_FIELDS);
+    if (!Array.isArray(filter)) return filter;
+    // Without a filter or search, Okta leaves deprovisioned users out; a filter evaluates every status.
+    const candidates = this.sortedById(this.directory.users);
+    const users = filter.length === 0 ? candidates.filter((u) => u.state !== 'deleted') : candidates.filter((u) => this.matches(filter, this.userFields(u)));
+    return this.page(req, users, (u) => userJson(u, this.baseUrl, this.userStamps(u.id)), this.pageLimits.users, true);
   }
 
   private listGroups(req: EmulatorRequest): EmulatorResponse {
-    return this.page(req, this.directory.groups, (g) => groupJson(g, this.baseUrl), this.pageLimits.groups);
+    if (!req.url.searchParams.has('after')) this.observe();
+    const filter = this.filterOf(req, GROUP_FILTER_FIELDS);
+    if (!Array.isArray(filter)) return filter;
+    const candidates = this.sortedById(this.directory.groups);
+    const groups = filter.length === 0 ? candidates : candidates.filter((g) => this.matches(filter, this.groupFields(g)));
+    return this.page(req, groups, (g) => groupJson(g, this.baseUrl, this.groupStamps(g.id)), this.pageLimits.groups, true);
+  }
+
+  /** One user by id, deprovisioned ones included; a user deleted outright is a 404. */
+  private getUser(req: EmulatorRequest): EmulatorResponse {
+    const user = this.findById(this.directory.users, req.params.userId);
+    if (user) this.observeUser(user, new Date(this.now()).toISOString());
+    return user ? { body: userJson(user, this.baseUrl, this.userStamps(user.id)) } : this.notFound(req.params.userId, 'User');
   }
 
   private getGroup(req: EmulatorRequest): EmulatorResponse {
     const group = this.group(req.params.groupId);
-    return group ? { body: groupJson(group, this.baseUrl) } : this.notFound(req.params.groupId, 'UserGroup');
+    if (group) this.observeGroup(group, new Date(this.now()).toISOString());
+    return group ? { body: groupJson(group, this.baseUrl, this.groupStamps(group.id)) } : this.notFound(req.params.groupId, 'UserGroup');
+  }
+
+  // --- lastUpdated and filters ---------------------------------------------------------------
+
+  /**
+   * Notes the time of every change to a user, a group's profile or a group's members since the last
+   * observation: Okta's lastUpdated and lastMembershipUpdated. Tests change `directory` in place, so
+   * the emulator compares what it sees with what it saw, at the start of each listing and on
+   * each group read; a change is therefore stamped no earlier than it was made and no later than the
+   * first read that could show it. At construction everything gets the fixed fixture timestamp.
+   */
+  observe(initial = false): void {
+    const at = initial ? undefined : new Date(this.now()).toISOString();
+    for (const u of this.directory.users) this.observeUser(u, at);
+    for (const g of this.directory.groups) this.observeGroup(g, at);
+    const users = new Set(this.directory.users.map((u) => u.id));
+    const groups = new Set(this.directory.groups.map((g) => g.id));
+    for (const id of this.seen.users.keys()) if (!users.has(id)) this.seen.users.delete(id);
+    for (const map of [this.seen.groups, this.seen.members]) for (const id of map.keys()) if (!groups.has(id)) map.delete(id);
+  }
+
+  private observeUser(u: FixtureUser, at: string | undefined): void {
+    note(this.seen.users, u.id, JSON.stringify(u), at);
+  }
+
+  private observeGroup(g: FixtureGroup, at: string | undefined): void {
+    note(this.seen.groups, g.id, JSON.stringify([g.name, g.description ?? null]), at);
+    // Deleting a user takes them out of their groups, which is a membership change.
+    note(this.seen.members, g.id, (g.members ?? []).filter((id) => this.findById(this.directory.users, id)).join(','), at);
+  }
+
+  private userStamps(id: string): Stamps {
+    return { lastUpdated: this.seen.users.get(id)?.at };
+  }
+
+  private groupStamps(id: string): Stamps {
+    return { lastUpdated: this.seen.groups.get(id)?.at, lastMembershipUpdated: this.seen.members.get(id)?.at };
+  }
+
+  private userFields(u: FixtureUser): Record<string, string> {
+    const json = userJson(u, this.baseUrl, this.userStamps(u.id)) as { status: string; lastUpdated: string; profile: Record<string, string> };
+    return { id: u.id, status: json.status, lastUpdated: json.lastUpdated, 'profile.login': u.login, 'profile.email': json.profile.email };
+  }
+
+  private groupFields(g: FixtureGroup): Record<string, string> {
+    const json = groupJson(g, this.baseUrl, this.groupStamps(g.id)) as Record<string, string>;
+    return { id: g.id, type: json.type, lastUpdated: json.lastUpdated, lastMembershipUpdated: json.lastMembershipUpdated };
+  }
+
+  /** The request's `filter` as clauses (none without one), or Okta's 400 for an expression it does not support. */
+  private filterOf(req: EmulatorRequest, fields: readonly string[]): Clause[][] | EmulatorResponse {
+    const text = req.url.searchParams.get('filter');
+    if (text === null) return [];
+    const parsed = parseFilter(text, fields);
+    if (typeof parsed === 'string') return { status: 400, body: oktaError('E0000031', `Invalid search criteria. ${parsed}`) };
+    return parsed;
+  }
+
+  /** Clauses are OR-ed groups of AND-ed comparisons; timestamps compare as instants. */
+  private matches(filter: Clause[][], fields: Record<string, string>): boolean {
+    return filter.some((all) =>
+      all.every((c) => {
+        const value = fields[c.field];
+        if (value === undefined) return false;
+        if (c.op === 'eq' && !c.field.startsWith('last')) return value === c.value;
+        const diff = Date.parse(value) - Date.parse(c.value);
+        return c.op === 'eq' ? diff === 0 : c.op === 'gt' ? diff > 0 : c.op === 'ge' ? diff >= 0 : c.op === 'lt' ? diff < 0 : diff <= 0;
+      }),
+    );
   }
 
   private listMembers(req: EmulatorRequest): EmulatorResponse {
     const group = this.group(req.params.groupId);
     if (!group) return this.notFound(req.params.groupId, 'UserGroup');
     // Okta has no nested groups: only direct members.
-    const users = this.usersById();
-    const members = (group.members ?? []).map((id) => users.get(id)).filter((u): u is FixtureUser => u !== undefined);
-    return this.page(req, members, (u) => userJson(u, this.baseUrl), this.pageLimits.members);
+    const members = (group.members ?? []).map((id) => this.findById(this.directory.users, id)).filter((u): u is FixtureUser => u !== undefined);
+    return this.page(req, members, (u) => userJson(u, this.baseUrl, this.userStamps(u.id)), this.pageLimits.members);
   }
 
   private listAppUsers(req: EmulatorRequest): EmulatorResponse {
@@ -288,8 +379,7 @@ export class OktaEmulator extends EmulatorBase {
       for (const id of this.group(groupId)?.members ?? []) if (!assigned.has(id)) assigned.set(id, 'GROUP');
     }
     // Deactivating a user removes their app assignments.
-    const byId = this.usersById();
-    const users = [...assigned.keys()].map((id) => byId.get(id)).filter((u): u is FixtureUser => !!u && u.state !== 'deleted');
+    const users = [...assigned.keys()].map((id) => this.findById(this.directory.users, id)).filter((u): u is FixtureUser => !!u && u.state !== 'deleted');
     const expand = req.url.searchParams.get('expand') === 'user';
     return this.page(req, users, (u) => appUserJson(u, app.id, assigned.get(u.id)!, this.baseUrl, expand), this.pageLimits.appUsers);
   }
@@ -303,9 +393,9 @@ export class OktaEmulator extends EmulatorBase {
   }
 
   /** One page, ordered by id, continuing after the `after` cursor, with Okta's Link headers. */
-  private page<T extends { id: string }>(req: EmulatorRequest, items: T[], render: (item: T) => unknown, limits: PageLimit): EmulatorResponse {
+  private page<T extends { id: string }>(req: EmulatorRequest, items: T[], render: (item: T) => unknown, limits: PageLimit, alreadySorted = false): EmulatorResponse {
     const limit = limitParam(req.url, 'limit', Math.min(limits.default, limits.max), limits.max);
-    const sorted = [...items].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const sorted = alreadySorted ? items : this.sortedById(items);
     const after = req.url.searchParams.get('after');
     const start = after === null ? 0 : countUpTo(sorted, after);
     const page = sorted.slice(start, start + limit);
@@ -327,20 +417,67 @@ export class OktaEmulator extends EmulatorBase {
   }
 
   private group(id: string): FixtureGroup | undefined {
-    return this.directory.groups.find((g) => g.id === id);
+    return this.findById(this.directory.groups, id);
   }
 
-  /** Users by id; built per request because tests change the directory between fetches. */
-  private usersById(): Map<string, FixtureUser> {
-    return new Map(this.directory.users.map((u) => [u.id, u]));
+  /**
+   * The item with this id. Tests change the directory between requests (push, filter, replace), so
+   * the index of positions is checked on every hit (the item there must still have that id) and
+   * rebuilt on a stale hit or on a miss after the array changed length.
+   */
+  private findById<T extends { id: string }>(items: T[], id: string): T | undefined {
+    let cached = this.positions.get(items);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      if (cached) {
+        const at = cached.index.get(id);
+        if (at !== undefined && items[at]?.id === id) return items[at];
+        if (at === undefined && cached.length === items.length) return undefined;
+      }
+      cached = { length: items.length, index: new Map(items.map((item, i) => [item.id, i])) };
+      this.positions.set(items, cached);
+    }
+    return undefined;
   }
+
+  private readonly positions = new WeakMap<object, { length: number; index: Map<string, number> }>();
+
+  /**
+   * `items` ordered by id. Tests change the directory between requests, so the order is kept only
+   * while the array holds exactly the same objects (checked by reference, which is cheap even at 100k).
+   */
+  private sortedById<T extends { id: string }>(items: T[]): T[] {
+    const cached = this.sortedCache.get(items);
+    if (cached && cached.copy.length === items.length && items.every((item, i) => item === cached.copy[i])) return cached.sorted as T[];
+    const sorted = [...items].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    this.sortedCache.set(items, { copy: [...items], sorted });
+    return sorted;
+  }
+
 }
 
-/** How many of the id-sorted items come at or before `after`. */
+function note(map: Map<string, Seen>, id: string, value: string, at: string | undefined): void {
+  if (map.get(id)?.value !== value) map.set(id, { value, at });
+}
+
+interface Seen {
+  value: string;
+  /** When the value was first seen as it is now; undefined for what the fixture started with. */
+  at?: string;
+}
+
+const USER_FILTER_FIELDS = ['id', 'status', 'lastUpdated', 'profile.login', 'profile.email'] as const;
+const GROUP_FILTER_FIELDS = ['id', 'type', 'lastUpdated', 'lastMembershipUpdated'] as const;
+
+/** How many of the id-sorted items come at or before `after` (binary search: ids are unique and sorted). */
 function countUpTo(sorted: { id: string }[], after: string): number {
-  let n = 0;
-  while (n < sorted.length && sorted[n].id <= after) n++;
-  return n;
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid].id <= after) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 function rateLimitHeaders(limit: number, remaining: number, resetEpochSeconds: number): Record<string, string> {

@@ -16,16 +16,23 @@ export function oktaStatus(user: FixtureUser): string {
   return STATUS[user.state ?? 'active'];
 }
 
-export function userJson(user: FixtureUser, base: string): Record<string, unknown> {
+/** When the emulator saw an object change (see OktaEmulator.observe); the fixed UPDATED when it never did. */
+export interface Stamps {
+  lastUpdated?: string;
+  lastMembershipUpdated?: string;
+}
+
+export function userJson(user: FixtureUser, base: string, stamps: Stamps = {}): Record<string, unknown> {
   const status = oktaStatus(user);
+  const lastUpdated = stamps.lastUpdated ?? UPDATED;
   return {
     id: user.id,
     status,
     created: CREATED,
     activated: status === 'STAGED' ? null : CREATED,
-    statusChanged: UPDATED,
+    statusChanged: lastUpdated,
     lastLogin: null,
-    lastUpdated: UPDATED,
+    lastUpdated,
     passwordChanged: CREATED,
     type: { id: 'oty1defaultusertype' },
     profile: {
@@ -41,12 +48,12 @@ export function userJson(user: FixtureUser, base: string): Record<string, unknow
   };
 }
 
-export function groupJson(group: FixtureGroup, base: string): Record<string, unknown> {
+export function groupJson(group: FixtureGroup, base: string, stamps: Stamps = {}): Record<string, unknown> {
   return {
     id: group.id,
     created: CREATED,
-    lastUpdated: UPDATED,
-    lastMembershipUpdated: UPDATED,
+    lastUpdated: stamps.lastUpdated ?? UPDATED,
+    lastMembershipUpdated: stamps.lastMembershipUpdated ?? UPDATED,
     objectClass: ['okta:user_group'],
     type: 'OKTA_GROUP',
     profile: { name: group.name, description: group.description ?? null },

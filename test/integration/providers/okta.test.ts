@@ -8,6 +8,7 @@ import { StallError, TransientError } from '../../../src/errors.js';
 import { OktaEmulator } from '../../emulators/okta/emulator.js';
 import { generateFixture, loadFixture, type DirectoryFixture } from '../../emulators/fixture.js';
 import type { EmulatorConnection } from '../../emulators/common.js';
+import { FULL_READ_EVERY_MS } from '../../../src/providers/okta/incremental.js';
 
 const seed = loadFixture(fileURLToPath(new URL('../../fixtures/seed-example.yaml', import.meta.url)));
 
@@ -194,6 +195,128 @@ describe('Okta driver against the Okta emulator', function () {
       const err = await rejection(driverFor(emulator.connection(), { now: clock.now, sleep: clock.sleep }).fetch({ syncOrgUnits: false }));
       expect(err).to.be.instanceOf(TransientError);
       expect((err as TransientError).reason).to.equal('MalformedResponse');
+    });
+  });
+
+  describe('incremental reads (whole org)', () => {
+    const fixture = generateFixture(300, 40);
+    let driver: ProviderDriver;
+    const fetch = () => driver.fetch({ syncOrgUnits: false });
+    /** The same org read in full by a driver with no history: what an incremental read must equal. */
+    const fullRead = () => driverFor(emulator.connection(), { now: clock.now, sleep: clock.sleep }).fetch({ syncOrgUnits: false });
+    const canonical = (s: DirectorySnapshot) => ({
+      users: [...s.users].sort((a, b) => a.id.localeCompare(b.id)),
+      groups: [...s.groups].map((g) => ({ ...g, memberUserIds: [...g.memberUserIds].sort() })).sort((a, b) => a.id.localeCompare(b.id)),
+    });
+    const callsSince = (mark: number) => emulator.requests.slice(mark).filter((r) => !r.path.startsWith('/oauth2/')).map((r) => r.path);
+
+    beforeEach(async () => {
+      await start(fixture);
+      // An API token: the last test moves the clock an hour ahead, past what a signed client assertion allows.
+      driver = driverFor(emulator.connection({ auth: 'apiToken' }), { now: clock.now, sleep: clock.sleep });
+      await fetch();
+    });
+
+    it('costs two calls when nothing changed, and returns the same directory', async () => {
+      const mark = emulator.requests.length;
+      const again = await fetch();
+      expect(callsSince(mark)).to.have.length(2);
+      expect(callsSince(mark)[0]).to.match(/^\/api\/v1\/users\?filter=lastUpdated\+gt\+%22\d{4}-/);
+      expect(again.apiCalls).to.equal(2);
+      expect(emulator.requests.slice(mark)).to.have.length(2);
+      expect(again.cursor?.read).to.equal('incremental');
+      expect(canonical(again)).to.deep.equal(canonical(await fullRead()));
+    });
+
+    it('sees a suspension and a deactivation on the next incremental read, without re-reading any group', async () => {
+      const [suspended, deactivated] = [emulator.directory.users[3], emulator.directory.users[4]];
+      suspended.state = 'suspended';
+      deactivated.state = 'deleted';
+      const mark = emulator.requests.length;
+      const next = await fetch();
+      expect(callsSince(mark)).to.have.length(2);
+      expect(next.users.find((u) => u.id === suspended.id)?.state).to.equal('Suspended');
+      expect(next.users.map((u) => u.id)).to.not.include(deactivated.id);
+      expect(next.groups.flatMap((g) => g.memberUserIds)).to.not.include(deactivated.id);
+      expect(canonical(next)).to.deep.equal(canonical(await fullRead()));
+    });
+
+    it('re-reads the members of changed groups only, and drops a deleted group', async () => {
+      const [a, b, gone] = [emulator.directory.groups[1], emulator.directory.groups[2], emulator.directory.groups[3]];
+      const moved = a.members![0];
+      a.members = a.members!.filter((id) => id !== moved);
+      b.members = [...b.members!, moved];
+      emulator.directory.groups = emulator.directory.groups.filter((g) => g !== gone);
+      emulator.directory.users.push({ id: 'u9999999', login: 'new@example.com', email: 'new@example.com', state: 'active' });
+      emulator.directory.groups[0].members!.push('u9999999');
+      const mark = emulator.requests.length;
+      const next = await fetch();
+      const memberReads = callsSince(mark).filter((p) => /\/groups\/[^/]+\/users/.test(p));
+      expect(memberReads.map((p) => p.split('/')[4]).sort()).to.deep.equal([emulator.directory.groups[0].id, a.id, b.id].sort());
+      expect(next.groups.map((g) => g.id)).to.not.include(gone.id);
+      expect(membersOf(next)).to.deep.equal(directMembers(emulator.directory));
+      expect(canonical(next)).to.deep.equal(canonical(await fullRead()));
+    });
+
+    it('sees a user deleted outright (no longer in any filter) through the groups they left, with one lookup each', async () => {
+      const gone = emulator.directory.users.slice(10, 13).map((u) => u.id);
+      emulator.directory.users = emulator.directory.users.filter((u) => !gone.includes(u.id));
+      const mark = emulator.requests.length;
+      const next = await fetch();
+      const lookups = callsSince(mark).filter((p) => /^\/api\/v1\/users\/[^/?]+$/.test(p));
+      expect(lookups.map((p) => p.split('/')[4]).sort()).to.deep.equal([...gone].sort());
+      expect(next.users.map((u) => u.id)).to.not.include.members(gone);
+      expect(canonical(next)).to.deep.equal(canonical(await fullRead()));
+    });
+
+    it('reads everything again once FULL_READ_EVERY_MS has passed since the last full read', async () => {
+      await clock.sleep(FULL_READ_EVERY_MS);
+      const mark = emulator.requests.length;
+      const next = await fetch();
+      expect(next.cursor?.read).to.equal('full');
+      expect(callsSince(mark)).to.include('/api/v1/users?limit=200');
+      expect(callsSince(mark).filter((p) => /\/groups\/[^/]+\/users/.test(p))).to.have.length(fixture.groups.length);
+    });
+  });
+
+  describe('Okta emulator filters', () => {
+    beforeEach(() => start(seed));
+
+    const get = async (path: string) => {
+      const token = emulator.connection({ auth: 'apiToken' }).secret.apiToken;
+      const res = await fetch(`${emulator.baseUrl}${path}`, { headers: { authorization: `SSWS ${token}` } });
+      return { status: res.status, body: (await res.json()) as { id: string; status: string; lastUpdated: string; lastMembershipUpdated?: string }[] };
+    };
+    const q = (filter: string) => encodeURIComponent(filter);
+
+    it('stamps lastUpdated when a user changes, and filter=lastUpdated gt returns only changed users, deprovisioned included', async () => {
+      const before = new Date(clock.now()).toISOString();
+      expect((await get(`/api/v1/users?filter=${q(`lastUpdated gt "${before}"`)}`)).body).to.deep.equal([]);
+      await clock.sleep(1000);
+      emulator.directory.users.find((u) => u.id === 'u-bob')!.state = 'suspended';
+      emulator.directory.users.find((u) => u.id === 'u-steve')!.state = 'deleted';
+      const changed = (await get(`/api/v1/users?filter=${q(`lastUpdated gt "${before}"`)}`)).body;
+      expect(changed.map((u) => [u.id, u.status]).sort()).to.deep.equal([['u-bob', 'SUSPENDED'], ['u-steve', 'DEPROVISIONED']]);
+      expect(Date.parse(changed[0].lastUpdated)).to.be.greaterThan(Date.parse(before));
+      expect((await get('/api/v1/users')).body.map((u) => u.id)).to.not.include('u-steve');
+      expect((await get(`/api/v1/users?filter=${q('status eq "SUSPENDED"')}`)).body.map((u) => u.id)).to.deep.equal(['u-bob']);
+    });
+
+    it('stamps lastMembershipUpdated when members change and filters groups on it', async () => {
+      const before = new Date(clock.now()).toISOString();
+      await clock.sleep(1000);
+      const engineering = emulator.directory.groups.find((g) => g.name === 'Engineering')!;
+      engineering.members = engineering.members!.filter((id) => id !== 'u-bob');
+      const changed = (await get(`/api/v1/groups?filter=${q(`lastUpdated gt "${before}" or lastMembershipUpdated gt "${before}"`)}`)).body;
+      expect(changed.map((g) => g.id)).to.deep.equal([engineering.id]);
+      expect(Date.parse(changed[0].lastMembershipUpdated!)).to.be.greaterThan(Date.parse(before));
+      expect((await get(`/api/v1/groups?filter=${q(`lastUpdated gt "${before}"`)}`)).body).to.deep.equal([]);
+    });
+
+    it('answers 400 E0000031 for a filter it does not support', async () => {
+      const res = await get(`/api/v1/users?filter=${q('profile.department eq "x"')}`);
+      expect(res.status).to.equal(400);
+      expect((res.body as unknown as { errorCode: string }).errorCode).to.equal('E0000031');
     });
   });
 
