@@ -226,8 +226,11 @@ export class IdpHttpClient {
       this.gate.answered(admission, false);
       throw err;
     }
-    if (response.status === 429) this.gate.rateLimited(admission, parseRetryAfter(response.headers.get('retry-after'), this.now()));
-    else this.gate.answered(admission, response.ok);
+    if (response.status === 429) {
+      // The driver's own reading of a rate-limit answer (e.g. Auth0's X-RateLimit-Reset), as for API requests.
+      const err = this.toError(response, undefined, describeUrl(input));
+      this.gate.rateLimited(admission, err instanceof TransientError ? err.retryAfterMs : undefined);
+    } else this.gate.answered(admission, response.ok);
     return response;
   };
 
