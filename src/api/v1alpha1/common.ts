@@ -124,6 +124,8 @@ export const ANNOTATIONS = {
   syncNow: `${GROUP}/sync-now`,
   /** Set to the value shown in the DeletionsHeld condition to let held deletions through once. */
   approveDeletions: `${GROUP}/approve-deletions`,
+  /** Written by the operator on a Group a listing did not include: kept until the next listing confirms it is gone. */
+  missingSince: `${GROUP}/missing-since`,
 } as const;
 
 export const FINALIZER = `${GROUP}/cleanup`;

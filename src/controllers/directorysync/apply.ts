@@ -90,7 +90,8 @@ export async function applyPlan(kube: KubeApi, ds: DirectorySync, plan: Plan, ex
   await step(plan.deletions, (d) => d.kind, (d) => d.name, (d) => kube.delete(d.kind, namespace, d.name, 'Background'));
   // 2. Then what grants access: Groups before the Users that name them, then the Policies Groups own.
   await step(plan.groups, () => 'Group', (g) => g.name, async (g) => {
-    const stored = await kube.apply<Group>('Group', { metadata: directoryObjectMeta(ds, g.name, g.spec.idpId, g.labels), spec: g.spec });
+    const meta = directoryObjectMeta(ds, g.name, g.spec.idpId, g.labels);
+    const stored = await kube.apply<Group>('Group', { metadata: g.annotations ? { ...meta, annotations: g.annotations } : meta, spec: g.spec });
     groupUid.set(g.name, stored.metadata.uid!);
   });
   await step(plan.users.filter((u) => !u.revokes), () => 'User', (u) => u.name, writeUser);
