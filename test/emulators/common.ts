@@ -87,6 +87,9 @@ export abstract class EmulatorBase {
   faults: Faults = {};
   /** Requests answered with the IdP's rate-limit answer by fault injection (a 429, or Google's 403 quota error). */
   rateLimitAnswers = 0;
+  /** Runs before each request is answered, and after: a test's chance to change the directory mid-read. */
+  beforeRequest?: (req: EmulatorRequest) => void;
+  afterRequest?: (req: EmulatorRequest) => void;
   /** Every request served: method and path (with query), in order. */
   readonly requests: { method: string; path: string; status: number }[] = [];
   private readonly routes: Route[] = [];
@@ -173,7 +176,9 @@ export abstract class EmulatorBase {
       req.socket.destroy();
       return;
     }
-    const answer = await this.answer({ method: req.method ?? 'GET', url, headers: req.headers, body, form, json, params: {} });
+    const request: EmulatorRequest = { method: req.method ?? 'GET', url, headers: req.headers, body, form, json, params: {} };
+    this.beforeRequest?.(request);
+    const answer = await this.answer(request).finally(() => this.afterRequest?.(request));
     this.requests.push({ method: req.method ?? 'GET', path: url.pathname + url.search, status: answer.status ?? 200 });
     if (this.faultApplies(url.pathname) && this.faults.delayMs) {
       await new Promise((r) => setTimeout(r, this.faults.delayMs));
