@@ -238,18 +238,9 @@ export function decide(input: DecideInput): Plan {
       reason: listedGroupIds.has(g.spec.idpId) || !wanted(standInGroup(g, [])) ? 'FilteredOut' : 'DeletedInIdp',
     }));
 
-  // Users.
+  // Users. Those the listing missed come first: the guard's decision depends on them.
   const roleOf = roleResolver(spec, synced, flat, activeByLogin);
   const newlyDeleted: { user: User; write: UserWrite }[] = [];
-  const groupsByPosition: string[][] = new Array(snapshot.users.length);
-  for (const [position, u] of snapshot.users.entries()) {
-    const existing = existingUserByIdp.get(u.id);
-    const groupsNow = groupsOfUser(position);
-    groupsByPosition[position] = groupsNow;
-    const write = userWrite(userName(u), directory.name, u, groupsNow, existing, roleOf, nowIso, deletion.userRetention, stillOwed);
-    trackUserTransition(plan, existing, write, u.login, directory.name, signals, nowIso);
-    pushIfChanged(plan, existing, write);
-  }
   const seenUserIds = new Set(snapshot.users.map((u) => u.id));
   for (const existing of input.existingUsers) {
     if (seenUserIds.has(existing.spec.idpId) || refusedUsers.has(existing.spec.idpId)) continue;
@@ -279,6 +270,18 @@ export function decide(input: DecideInput): Plan {
   const heldNames = [...(holdUsers ? newlyDeleted.map((d) => d.user.metadata.name!) : []), ...(holdGroups ? goneGroups.map((g) => g.name) : [])].sort();
   const token = heldNames.length ? shortHash(...heldNames) : '';
   const approved = token !== '' && directory.annotations[ANNOTATIONS.approveDeletions] === token;
+  // A held group still grants what it granted: its members keep it until the deletion is approved.
+  const heldGroups = new Set(holdGroups && !approved ? goneGroups.map((g) => g.name) : []);
+
+  const groupsByPosition: string[][] = new Array(snapshot.users.length);
+  for (const [position, u] of snapshot.users.entries()) {
+    const existing = existingUserByIdp.get(u.id);
+    const groupsNow = u.state === 'Active' ? withHeldGroups(groupsOfUser(position), existing, heldGroups) : [];
+    groupsByPosition[position] = groupsNow;
+    const write = userWrite(userName(u), directory.name, u, groupsNow, existing, roleOf, nowIso, deletion.userRetention, stillOwed);
+    trackUserTransition(plan, existing, write, u.login, directory.name, signals, nowIso);
+    pushIfChanged(plan, existing, write);
+  }
 
   if (heldNames.length && !approved) {
     plan.held = {
@@ -343,6 +346,13 @@ function markedGroup(existing: Group, nowIso: string): GroupWrite {
     labels: { [LABELS.idpNameHash]: existing.metadata.labels?.[LABELS.idpNameHash] ?? idHash(existing.spec.displayName) },
     annotations: { [ANNOTATIONS.missingSince]: nowIso },
   };
+}
+
+/** The groups a listed person is in, plus those of their groups whose deletion the guard holds back. */
+function withHeldGroups(listed: string[], existing: User | undefined, held: ReadonlySet<string>): string[] {
+  if (held.size === 0 || !existing) return listed;
+  const extra = existing.spec.groups.filter((g) => held.has(g) && !listed.includes(g));
+  return extra.length ? [...listed, ...extra].sort(compareStrings) : listed;
 }
 
 /**

@@ -144,6 +144,22 @@ describe('decide', () => {
       expect(small.users.filter((u) => u.spec.state === 'Deleted')).to.have.length(6);
     });
 
+    it('lets the members of a held group keep it: a listing of no groups strips no one', () => {
+      const w = guarded();
+      const people = Array.from({ length: 20 }, (_, i) => user(`u${i}`));
+      w.sync(snapshot(people, Array.from({ length: 12 }, (_, g) => group(`g${g}`, `G${g}`, people.map((p) => p.id)))));
+      const noGroups = snapshot(people, []);
+      w.sync(noGroups, later(HOUR));
+      const plan = w.sync(noGroups, later(HOUR + 60_000));
+      expect(plan.held).to.include({ users: 0, groups: 12 });
+      expect(plan.revocations).to.deep.equal([]);
+      expect(w.users.every((u) => u.spec.groups.length === 12)).to.equal(true);
+      w.dir = { ...w.dir, annotations: { [ANNOTATIONS.approveDeletions]: plan.held!.token } };
+      const approved = w.sync(noGroups, later(2 * HOUR));
+      expect(approved.deletions).to.have.length(12);
+      expect(w.users.every((u) => u.spec.groups.length === 0)).to.equal(true);
+    });
+
     it('holds a listing of no one whatever the directory size, unless maxDeletionPercent is 100', () => {
       const small = guarded();
       small.sync(many(3));
