@@ -52,6 +52,10 @@ export interface OperatorOptions {
   webhookBackoffMs?: { base: number; max: number };
   /** How often each credentials Secret is checked for rotation; default 30 s (tests shorten it). */
   secretCheckMs?: number;
+  /** How long one read of the whole IdP may take before the sync fails with Timeout; default 10 min (tests shorten it). */
+  fetchTimeoutMs?: number;
+  /** How soon a listing that missed Users or Groups is confirmed by another; default 60 s (tests shorten it). */
+  confirmAfterMs?: number;
   /** HOST:PORT for the SCIM server that IdPs push to; no SCIM server when absent. */
   scimAddress?: string;
   /** Serve SCIM over HTTPS with these PEM files (cert-manager compatible); plain HTTP without. */
@@ -168,6 +172,8 @@ export function startOperator(options: OperatorOptions & { events: EventSink; sc
     notifier,
     countRevocation: (labels) => revocationsTotal.inc(labels),
     onGroupsChanged: (namespace, groups) => policies.groupsChanged(namespace, groups),
+    fetchTimeoutMs: options.fetchTimeoutMs,
+    confirmAfterMs: options.confirmAfterMs,
   });
   late.reconciler = reconciler;
   const controller = new DirectorySyncController({ kubeConfig, kube, reconciler, logger, namespace: options.namespace, workers: options.workers, secretCheckMs: options.secretCheckMs });

@@ -66,6 +66,8 @@ export interface GroupWrite {
   spec: GroupSpec;
   /** Labels beyond those every directory object carries (directory, IdP id, managed-by). */
   labels: Record<string, string>;
+  /** Annotations the operator sets (only the missing-since marker); absent ones are removed. */
+  annotations?: Record<string, string>;
 }
 
 export interface Deletion {
@@ -108,6 +110,11 @@ export interface Plan {
   counts: Counts;
   /** IdP records that could not be stored; their existing objects, if any, are left as they are. */
   refused: RefusedRecord[];
+  /**
+   * Users and Groups (object names) this listing did not include for the first time: marked, otherwise
+   * left as they were, and deleted only if the next listing confirms they are gone. A sync soon is due.
+   */
+  unconfirmed: { users: string[]; groups: string[] };
 }
 
 export const DEFAULT_DELETION = {
@@ -139,9 +146,27 @@ export function decide(input: DecideInput): Plan {
   inLoginOrder.forEach(({ position }, rank) => (rankAt[position] = rank));
   const logins = activeByLogin.map((u) => u.login);
 
-  const groups = snapshot.groups.filter((g) => spec.syncOrgUnits || g.kind !== 'OrgUnit');
+  // No IdP gives a consistent snapshot: a page read after the directory changed can skip people and
+  // groups that still exist. So an object missing from a listing is only marked; it is deleted when the
+  // next listing misses it too. A SCIM directory is not a listing: there a deletion is a DELETE the IdP
+  // sent, and it applies at once.
+  const confirmByListing = spec.provider.type !== 'scim';
+  const listed = snapshot.groups.filter((g) => spec.syncOrgUnits || g.kind !== 'OrgUnit');
+  const listedGroupIds = new Set(snapshot.groups.map((g) => g.id));
+  const inFilter = groupFilter(spec);
+  const wanted = (g: DirectoryGroup) => (spec.syncOrgUnits || g.kind !== 'OrgUnit') && inFilter(g);
+  // A group missing from this listing for the first time stands in with the members it had, so that
+  // it, and every group it is nested in, grants what it granted until the next listing confirms it gone.
+  const missing = confirmByListing
+    ? input.existingGroups.filter(
+        (g) => !listedGroupIds.has(g.spec.idpId) && !refusedGroups.has(g.spec.idpId) && g.metadata.annotations?.[ANNOTATIONS.missingSince] === undefined,
+      )
+    : [];
+  const standIns = standInGroups(missing, input.existingUsers).filter(wanted);
+  const standInIds = new Set(standIns.map((g) => g.id));
+  const groups = [...listed, ...standIns];
   const flat = flattenGroupsIndexed(groups, (id) => rankOf.get(id), activeByLogin.length);
-  const synced = groups.filter(groupFilter(spec));
+  const synced = groups.filter(inFilter);
   const syncedIds = new Set(synced.map((g) => g.id));
 
   const existingGroupByIdp = new Map(input.existingGroups.map((g) => [g.spec.idpId, g]));
@@ -159,11 +184,27 @@ export function decide(input: DecideInput): Plan {
   /** The groups of the person at this position of snapshot.users. */
   const groupsOfUser = (position: number): string[] => (rankAt[position] >= 0 && groupsByRank[rankAt[position]]) || [];
 
-  const plan: Plan = { users: [], groups: [], deletions: [], events: [], revocations: [], policies: { writes: [], deletions: [], total: 0 }, counts: emptyCounts(), refused };
+  const plan: Plan = {
+    users: [],
+    groups: [],
+    deletions: [],
+    events: [],
+    revocations: [],
+    policies: { writes: [], deletions: [], total: 0 },
+    counts: emptyCounts(),
+    refused,
+    unconfirmed: { users: [], groups: [] },
+  };
   if (refused.length) plan.events.push(refusedEvent(directory.name, refused));
 
   // Groups.
   for (const g of synced) {
+    if (standInIds.has(g.id)) {
+      const existing = existingGroupByIdp.get(g.id)!;
+      plan.groups.push(markedGroup(existing, nowIso));
+      plan.unconfirmed.groups.push(existing.metadata.name!);
+      continue;
+    }
     const f = flat.get(g.id)!;
     const parents = namesOf(f.parents, groupName);
     const children = namesOf(f.children, groupName);
@@ -184,7 +225,8 @@ export function decide(input: DecideInput): Plan {
     const existing = existingGroupByIdp.get(g.id);
     const labels = { [LABELS.idpNameHash]: idHash(g.name) };
     const labelled = existing?.metadata.labels?.[LABELS.idpNameHash] === labels[LABELS.idpNameHash];
-    if (!existing || !labelled || !sameJson(existing.spec, desired)) plan.groups.push({ name: groupName.get(g.id)!, spec: desired, labels });
+    const marked = existing?.metadata.annotations?.[ANNOTATIONS.missingSince] !== undefined;
+    if (!existing || !labelled || marked || !sameJson(existing.spec, desired)) plan.groups.push({ name: groupName.get(g.id)!, spec: desired, labels });
   }
   const goneGroups: Deletion[] = input.existingGroups
     .filter((g) => !syncedIds.has(g.spec.idpId) && !refusedGroups.has(g.spec.idpId))
@@ -193,19 +235,12 @@ export function decide(input: DecideInput): Plan {
       name: g.metadata.name!,
       idpId: g.spec.idpId,
       displayName: g.spec.displayName,
-      reason: groups.some((x) => x.id === g.spec.idpId) ? 'FilteredOut' : 'DeletedInIdp',
+      reason: listedGroupIds.has(g.spec.idpId) || !wanted(standInGroup(g, [])) ? 'FilteredOut' : 'DeletedInIdp',
     }));
 
-  // Users.
+  // Users. Those the listing missed come first: the guard's decision depends on them.
   const roleOf = roleResolver(spec, synced, flat, activeByLogin);
   const newlyDeleted: { user: User; write: UserWrite }[] = [];
-  for (const [position, u] of snapshot.users.entries()) {
-    const existing = existingUserByIdp.get(u.id);
-    const groupsNow = u.state === 'Active' ? groupsOfUser(position) : [];
-    const write = userWrite(userName(u), directory.name, u, groupsNow, existing, roleOf, nowIso, deletion.userRetention, stillOwed);
-    trackUserTransition(plan, existing, write, u.login, directory.name, signals, nowIso);
-    pushIfChanged(plan, existing, write);
-  }
   const seenUserIds = new Set(snapshot.users.map((u) => u.id));
   for (const existing of input.existingUsers) {
     if (seenUserIds.has(existing.spec.idpId) || refusedUsers.has(existing.spec.idpId)) continue;
@@ -214,6 +249,11 @@ export function decide(input: DecideInput): Plan {
       if (deleteAfter && Date.parse(deleteAfter) <= now.getTime()) {
         plan.deletions.push({ kind: 'User', name: existing.metadata.name!, idpId: existing.spec.idpId, displayName: existing.spec.login, reason: 'RetentionExpired' });
       }
+      continue;
+    }
+    if (confirmByListing && existing.status?.missingSince === undefined) {
+      pushIfChanged(plan, existing, markedUser(existing, nowIso, stillOwed));
+      plan.unconfirmed.users.push(existing.metadata.name!);
       continue;
     }
     const gone: DirectoryUser = { id: existing.spec.idpId, login: existing.spec.login, email: existing.spec.email, displayName: existing.spec.displayName, state: 'Deleted', idpStatus: 'NotFound' };
@@ -230,6 +270,18 @@ export function decide(input: DecideInput): Plan {
   const heldNames = [...(holdUsers ? newlyDeleted.map((d) => d.user.metadata.name!) : []), ...(holdGroups ? goneGroups.map((g) => g.name) : [])].sort();
   const token = heldNames.length ? shortHash(...heldNames) : '';
   const approved = token !== '' && directory.annotations[ANNOTATIONS.approveDeletions] === token;
+  // A held group still grants what it granted: its members keep it until the deletion is approved.
+  const heldGroups = new Set(holdGroups && !approved ? goneGroups.map((g) => g.name) : []);
+
+  const groupsByPosition: string[][] = new Array(snapshot.users.length);
+  for (const [position, u] of snapshot.users.entries()) {
+    const existing = existingUserByIdp.get(u.id);
+    const groupsNow = u.state === 'Active' ? withHeldGroups(groupsOfUser(position), existing, heldGroups) : [];
+    groupsByPosition[position] = groupsNow;
+    const write = userWrite(userName(u), directory.name, u, groupsNow, existing, roleOf, nowIso, deletion.userRetention, stillOwed);
+    trackUserTransition(plan, existing, write, u.login, directory.name, signals, nowIso);
+    pushIfChanged(plan, existing, write);
+  }
 
   if (heldNames.length && !approved) {
     plan.held = {
@@ -265,6 +317,8 @@ export function decide(input: DecideInput): Plan {
     }
   }
 
+  if (plan.unconfirmed.users.length || plan.unconfirmed.groups.length) plan.events.push(unconfirmedEvent(directory.name, plan.unconfirmed));
+
   plan.policies = declaredPolicies({
     directory: directory.name,
     rules: spec.policies ?? [],
@@ -272,8 +326,63 @@ export function decide(input: DecideInput): Plan {
     leavingGroups: new Set(goneGroups.map((g) => g.name)),
     existing: input.existingPolicies ?? [],
   });
-  plan.counts = countObjects({ ...input, snapshot }, plan, synced.length, groupsOfUser, holdUsers && !approved);
+  plan.counts = countObjects({ ...input, snapshot }, plan, synced.length, (position) => groupsByPosition[position], holdUsers && !approved);
   return plan;
+}
+
+/** A person missing from this listing for the first time: only the marker changes. */
+function markedUser(existing: User, nowIso: string, stillOwed: (signal: string) => boolean): UserWrite {
+  const before = existing.status ?? {};
+  const records = before.revocations?.map((r) => ({ ...r, pending: r.pending.filter(stillOwed) }));
+  const status: UserStatus = { ...before, missingSince: nowIso, ...(records ? { revocations: records } : {}) };
+  return { name: existing.metadata.name!, spec: pickUserSpec(existing.spec), status, revokes: false };
+}
+
+/** A group missing from this listing for the first time: the same Group, with the marker. */
+function markedGroup(existing: Group, nowIso: string): GroupWrite {
+  return {
+    name: existing.metadata.name!,
+    spec: existing.spec,
+    labels: { [LABELS.idpNameHash]: existing.metadata.labels?.[LABELS.idpNameHash] ?? idHash(existing.spec.displayName) },
+    annotations: { [ANNOTATIONS.missingSince]: nowIso },
+  };
+}
+
+/** The groups a listed person is in, plus those of their groups whose deletion the guard holds back. */
+function withHeldGroups(listed: string[], existing: User | undefined, held: ReadonlySet<string>): string[] {
+  if (held.size === 0 || !existing) return listed;
+  const extra = existing.spec.groups.filter((g) => held.has(g) && !listed.includes(g));
+  return extra.length ? [...listed, ...extra].sort(compareStrings) : listed;
+}
+
+/**
+ * Groups missing from the listing as the directory last saw them: members are the active people whose
+ * User lists the group (already flattened, so no nesting below it is needed), and groups that still
+ * list it as nested take those members on as before.
+ */
+function standInGroups(missing: readonly Group[], users: readonly User[]): DirectoryGroup[] {
+  if (missing.length === 0) return [];
+  const members = new Map(missing.map((g) => [g.metadata.name!, [] as string[]]));
+  for (const u of users) {
+    if (u.spec.state !== 'Active') continue;
+    for (const name of u.spec.groups) members.get(name)?.push(u.spec.idpId);
+  }
+  return missing.map((g) => standInGroup(g, members.get(g.metadata.name!)!));
+}
+
+function standInGroup(g: Group, memberUserIds: string[]): DirectoryGroup {
+  return { id: g.spec.idpId, name: g.spec.displayName, kind: g.spec.kind, memberUserIds, memberGroupIds: [] };
+}
+
+function unconfirmedEvent(directory: string, unconfirmed: Plan['unconfirmed']): PlannedEvent {
+  const sample = [...unconfirmed.users, ...unconfirmed.groups].slice(0, 5).join(', ');
+  return {
+    kind: 'DirectorySync',
+    name: directory,
+    type: 'Normal',
+    reason: 'MissingFromListing',
+    note: `${unconfirmed.users.length} user(s) and ${unconfirmed.groups.length} group(s) were missing from this listing (${sample}${unconfirmed.users.length + unconfirmed.groups.length > 5 ? ', …' : ''}): left as they were; deleted only if the next listing misses them too`,
+  };
 }
 
 function userWrite(
@@ -419,7 +528,11 @@ function groupFilter(spec: DirectorySyncSpec): (g: DirectoryGroup) => boolean {
 }
 
 function exceedsGuard(going: number, existing: number, deletion: typeof DEFAULT_DELETION): boolean {
-  if (going === 0 || going < deletion.guardMinimum || existing === 0) return false;
+  if (going === 0 || existing === 0) return false;
+  // Everyone at once is held whatever the directory's size (an IdP that lists no one by mistake),
+  // unless the guard is switched off with maxDeletionPercent 100.
+  if (going >= existing && deletion.maxDeletionPercent < 100) return true;
+  if (going < deletion.guardMinimum) return false;
   return (going * 100) / existing > deletion.maxDeletionPercent;
 }
 
@@ -436,11 +549,12 @@ function countObjects(input: DecideInput, plan: Plan, groupCount: number, groups
   const expired = new Set(plan.deletions.filter((d) => d.reason === 'RetentionExpired').map((d) => d.name));
   const final: { state: string; groups: number }[] = input.snapshot.users.map((u, position) => ({
     state: u.state,
-    groups: u.state === 'Active' ? groupsOfUser(position).length : 0,
+    groups: groupsOfUser(position).length,
   }));
+  const unconfirmed = new Set(plan.unconfirmed.users);
   for (const existing of input.existingUsers) {
     if (seen.has(existing.spec.idpId) || expired.has(existing.metadata.name!)) continue;
-    const kept = existing.spec.state !== 'Deleted' && usersHeld;
+    const kept = existing.spec.state !== 'Deleted' && (usersHeld || unconfirmed.has(existing.metadata.name!));
     final.push({ state: kept ? existing.spec.state : 'Deleted', groups: kept ? (existing.spec.groupCount ?? existing.spec.groups.length) : 0 });
   }
   const count = (state: string) => final.filter((u) => u.state === state).length;
@@ -451,6 +565,8 @@ function countObjects(input: DecideInput, plan: Plan, groupCount: number, groups
     deletedUsers: count('Deleted'),
     groups: groupCount + (plan.held?.groups ?? 0),
     memberships: final.reduce((n, u) => n + u.groups, 0),
+    ...(plan.unconfirmed.users.length ? { missingUsers: plan.unconfirmed.users.length } : {}),
+    ...(plan.unconfirmed.groups.length ? { missingGroups: plan.unconfirmed.groups.length } : {}),
   };
 }
 

@@ -106,6 +106,7 @@ describe('access policies end to end', function () {
       idp.directory.groups = idp.directory.groups.filter((g) => g.id !== 'g-devops');
       for (const g of idp.directory.groups) g.groups = (g.groups ?? []).filter((id) => id !== 'g-devops');
       await syncNow(ns, 'corp');
+      await syncNow(ns, 'corp'); // the listing that confirms DevOps is gone
       expect(await groupNamed(ns, 'DevOps')).to.equal(undefined);
       await waitFor(
         async () => {
@@ -189,6 +190,7 @@ describe('access policies end to end', function () {
       idp.directory.groups = idp.directory.groups.filter((g) => g.id !== 'g-devops');
       for (const g of idp.directory.groups) g.groups = (g.groups ?? []).filter((id) => id !== 'g-devops');
       await syncNow(ns, 'corp');
+      await syncNow(ns, 'corp'); // the listing that confirms DevOps is gone
 
       // While the receiver is down, the failures show in status and metrics, and nothing is lost.
       const failing = await waitFor(

@@ -78,12 +78,19 @@ describe('every provider end to end', function () {
         expect(ds.status!.counts!.activeUsers).to.equal(5);
       });
 
-      it('soft-deletes a deleted user and deletes the Group of a deleted group', async () => {
+      it('soft-deletes a deleted user and deletes the Group of a deleted group once a second listing confirms it', async () => {
         idp.directory.users = idp.directory.users.filter((u) => u.login !== 'patrick@company.com');
         for (const g of idp.directory.groups) g.members = (g.members ?? []).filter((id) => id !== 'u-patrick');
         idp.directory.groups = idp.directory.groups.filter((g) => g.name !== 'Support');
         for (const g of idp.directory.groups) g.groups = (g.groups ?? []).filter((id) => id !== 'g-support');
         for (const app of idp.directory.apps ?? []) app.groups = (app.groups ?? []).filter((id) => id !== 'g-support');
+        const first = await syncNow(ns, 'corp');
+        const [marked] = await login('patrick@company.com');
+        expect(marked.spec.state).to.equal('Active');
+        expect(marked.spec.groups).to.have.length.greaterThan(0);
+        expect(marked.status!.missingSince).to.be.a('string');
+        expect((await groups(ns)).map((g) => g.spec.displayName)).to.include('Support');
+        expect(first.status!.counts).to.include({ missingUsers: 1, missingGroups: 1 });
         const ds = await syncNow(ns, 'corp');
         const [patrick] = await login('patrick@company.com');
         expect(patrick.spec.state).to.equal('Deleted');
@@ -107,6 +114,8 @@ describe('every provider end to end', function () {
         idp.faults = {};
         await syncNow(ns, 'corp', 120_000);
         await waitForCondition(ns, 'corp', 'Ready', 'True', 120_000);
+        expect((await login('alice@company.com'))[0].status!.missingSince).to.be.a('string');
+        await syncNow(ns, 'corp', 120_000);
         expect((await login('alice@company.com'))[0].spec.state).to.equal('Deleted');
       });
     });

@@ -26,6 +26,9 @@ describe('directory semantics end to end', function () {
       await waitForCondition(ns, 'corp', 'Ready', 'True');
       okta.directory.users = okta.directory.users.slice(0, 10);
       let ds = await syncNow(ns, 'corp');
+      expect(condition(ds, 'DeletionsHeld')).to.equal(undefined);
+      expect(ds.status!.counts!.missingUsers).to.equal(30);
+      ds = await syncNow(ns, 'corp'); // the listing that confirms them gone
       const held = condition(ds, 'DeletionsHeld')!;
       expect(held.status).to.equal('True');
       expect(held.message).to.contain('Holding back 30 user');

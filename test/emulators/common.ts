@@ -42,6 +42,19 @@ export interface Faults {
   delayMs?: number;
   /** Cut matching list responses short: the body is sent truncated (invalid JSON). */
   truncateBody?: boolean;
+  /** Matching requests get no answer: the connection is reset (the socket destroyed) once the request is read. */
+  resetConnection?: boolean;
+  /** Matching successful answers carry a body that is not JSON (an HTML error page from a proxy in the way). */
+  malformedBody?: boolean;
+  /** Rate-limit answers carry no headers at all: no Retry-After and no reset time (a storm without reset headers). */
+  rateLimitWithoutHeaders?: boolean;
+  /** Rate-limit answers carry this Retry-After (seconds) besides the IdP's own headers. */
+  rateLimitRetryAfterSeconds?: number;
+  /**
+   * After this many more matching requests every access token issued so far stops working, as when one
+   * expires mid-sync (see expireTokens). An IdP with static API keys instead refuses the key once.
+   */
+  expireTokensAfter?: number;
   /** Only requests whose path matches are affected; default all API requests (not the token endpoint). */
   pathPattern?: RegExp;
 }
@@ -74,6 +87,9 @@ export abstract class EmulatorBase {
   faults: Faults = {};
   /** Requests answered with the IdP's rate-limit answer by fault injection (a 429, or Google's 403 quota error). */
   rateLimitAnswers = 0;
+  /** Runs before each request is answered, and after: a test's chance to change the directory mid-read. */
+  beforeRequest?: (req: EmulatorRequest) => void;
+  afterRequest?: (req: EmulatorRequest) => void;
   /** Every request served: method and path (with query), in order. */
   readonly requests: { method: string; path: string; status: number }[] = [];
   private readonly routes: Route[] = [];
@@ -92,6 +108,14 @@ export abstract class EmulatorBase {
   protected abstract rateLimitAnswer(): RateLimitAnswer;
   /** How this IdP shapes an error body for a status. */
   protected abstract errorBody(status: number, message: string): unknown;
+  /**
+   * Makes every access token issued so far invalid, as after expiry, so the next API call answers 401 and
+   * a new token must be fetched. Returns false for an IdP whose credential is a static API key.
+   */
+  expireTokens(): boolean {
+    return false;
+  }
+
   /** Paths that fault injection must leave alone (token endpoints) unless pathPattern says otherwise. */
   protected isAuthPath(path: string): boolean {
     return /token/.test(path);
@@ -147,7 +171,14 @@ export abstract class EmulatorBase {
     }
     const form = contentType.includes('x-www-form-urlencoded') ? new URLSearchParams(body) : new URLSearchParams();
 
-    const answer = await this.answer({ method: req.method ?? 'GET', url, headers: req.headers, body, form, json, params: {} });
+    if (this.faultApplies(url.pathname) && this.faults.resetConnection) {
+      this.requests.push({ method: req.method ?? 'GET', path: url.pathname + url.search, status: 0 });
+      req.socket.destroy();
+      return;
+    }
+    const request: EmulatorRequest = { method: req.method ?? 'GET', url, headers: req.headers, body, form, json, params: {} };
+    this.beforeRequest?.(request);
+    const answer = await this.answer(request).finally(() => this.afterRequest?.(request));
     this.requests.push({ method: req.method ?? 'GET', path: url.pathname + url.search, status: answer.status ?? 200 });
     if (this.faultApplies(url.pathname) && this.faults.delayMs) {
       await new Promise((r) => setTimeout(r, this.faults.delayMs));
@@ -159,6 +190,10 @@ export abstract class EmulatorBase {
     let text = typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body);
     if (this.faultApplies(url.pathname) && this.faults.truncateBody && res.statusCode === 200) {
       text = text.slice(0, Math.max(1, Math.floor(text.length / 2)));
+    }
+    if (this.faultApplies(url.pathname) && this.faults.malformedBody && res.statusCode === 200) {
+      res.setHeader('content-type', 'text/html');
+      text = '<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>';
     }
     res.end(text);
   }
@@ -180,16 +215,30 @@ export abstract class EmulatorBase {
     return this.faults.pathPattern ? this.faults.pathPattern.test(path) : !this.isAuthPath(path);
   }
 
+  /** The IdP's rate-limit answer, with the headers fault injection asks for. */
+  private injectedRateLimit(): RateLimitAnswer {
+    this.rateLimitAnswers++;
+    const answer = this.rateLimitAnswer();
+    if (this.faults.rateLimitWithoutHeaders) return { ...answer, headers: {} };
+    if (this.faults.rateLimitRetryAfterSeconds !== undefined) return { ...answer, headers: { ...answer.headers, 'retry-after': String(this.faults.rateLimitRetryAfterSeconds) } };
+    return answer;
+  }
+
+  /** Counts down Faults.expireTokensAfter; true when this request is one a static API key is refused on. */
+  private tokenExpiresNow(): boolean {
+    if (this.faults.expireTokensAfter === undefined) return false;
+    if (this.faults.expireTokensAfter-- > 0) return false;
+    this.faults.expireTokensAfter = undefined;
+    return !this.expireTokens();
+  }
+
   private async answer(req: EmulatorRequest): Promise<EmulatorResponse> {
     if (this.faultApplies(req.url.pathname)) {
-      if (this.inRateLimitEpisode()) {
-        this.rateLimitAnswers++;
-        return this.rateLimitAnswer();
-      }
+      if (this.tokenExpiresNow()) return { status: 401, body: this.errorBody(401, 'The API key was refused (injected)') };
+      if (this.inRateLimitEpisode()) return this.injectedRateLimit();
       if (this.faults.rateLimitNext && this.faults.rateLimitNext > 0) {
         this.faults.rateLimitNext--;
-        this.rateLimitAnswers++;
-        return this.rateLimitAnswer();
+        return this.injectedRateLimit();
       }
       if (this.faults.serverErrorNext && this.faults.serverErrorNext > 0) {
         this.faults.serverErrorNext--;

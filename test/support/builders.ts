@@ -68,7 +68,7 @@ export function materialise(
   const groups = new Map(prevGroups.map((g) => [g.metadata.name!, g]));
   for (const w of plan.groups) {
     const uid = groups.get(w.name)?.metadata.uid ?? `uid-${w.name}`;
-    groups.set(w.name, { apiVersion: API_VERSION, kind: 'Group', metadata: { name: w.name, namespace, uid, labels: w.labels }, spec: w.spec });
+    groups.set(w.name, { apiVersion: API_VERSION, kind: 'Group', metadata: { name: w.name, namespace, uid, labels: w.labels, ...(w.annotations ? { annotations: w.annotations } : {}) }, spec: w.spec });
   }
   for (const d of plan.deletions) (d.kind === 'User' ? users : groups).delete(d.name);
   return { users: [...users.values()], groups: [...groups.values()] };

@@ -42,6 +42,8 @@ export class MemoryKube implements KubeApi {
   private readonly secrets = new Map<string, V1Secret>();
   /** Per object and field manager: the top-level status fields that manager last applied. */
   private readonly statusOwners = new Map<string, Map<string, Set<string>>>();
+  /** Per object: the annotations the operator's field manager last applied. */
+  private readonly appliedAnnotations = new Map<string, Set<string>>();
   private version = 1;
   private uids = 0;
   private faults: Fault[] = [];
@@ -112,7 +114,7 @@ export class MemoryKube implements KubeApi {
       ...(existing ?? {}),
       apiVersion: 'idpsync.io/v1alpha1',
       kind,
-      metadata: { ...(existing?.metadata ?? { uid: this.uid() }), ...metadata } as AnyObject['metadata'],
+      metadata: { ...(existing?.metadata ?? { uid: this.uid() }), ...metadata, ...this.ownAnnotations(k, existing, metadata.annotations as Record<string, string> | undefined) } as AnyObject['metadata'],
       spec,
     };
     const stored = this.store(kind, next);
@@ -177,6 +179,16 @@ export class MemoryKube implements KubeApi {
     if (existing.metadata.resourceVersion !== resourceVersion) {
       throw new FakeApiError(409, 'Operation cannot be fulfilled: the object has been modified; please apply your changes to the latest version and try again');
     }
+  }
+
+  /** As server-side apply does: annotations this applier set before and leaves out now are removed, others kept. */
+  private ownAnnotations(k: string, existing: AnyObject | undefined, applied: Record<string, string> | undefined): { annotations?: Record<string, string> } {
+    const owned = this.appliedAnnotations.get(k) ?? new Set<string>();
+    const next = { ...(existing?.metadata.annotations ?? {}) };
+    for (const name of owned) if (!applied || !(name in applied)) delete next[name];
+    Object.assign(next, applied ?? {});
+    this.appliedAnnotations.set(k, new Set(Object.keys(applied ?? {})));
+    return Object.keys(next).length ? { annotations: next } : { annotations: undefined };
   }
 
   private ownStatus(k: string, manager: string, status: Record<string, unknown>): void {

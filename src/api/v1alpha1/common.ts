@@ -129,6 +129,8 @@ export const ANNOTATIONS = {
    * resourceVersion), so the leader syncs that directory at once. Not for people to set.
    */
   scimStoreChanged: `${GROUP}/scim-store-changed`,
+  /** Written by the operator on a Group a listing did not include: kept until the next listing confirms it is gone. */
+  missingSince: `${GROUP}/missing-since`,
 } as const;
 
 export const FINALIZER = `${GROUP}/cleanup`;

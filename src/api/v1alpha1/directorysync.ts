@@ -335,6 +335,12 @@ const Counts = Type.Object({
   deletedUsers: Type.Integer({ description: 'Soft-deleted Users kept for audit.' }),
   groups: Type.Integer(),
   memberships: Type.Integer({ description: 'User-in-group pairs after flattening.' }),
+  missingUsers: Type.Optional(
+    Type.Integer({ minimum: 0, description: 'Users the last listing did not include, kept unchanged until the next listing confirms they are gone (User status.missingSince).' }),
+  ),
+  missingGroups: Type.Optional(
+    Type.Integer({ minimum: 0, description: 'Groups the last listing did not include, kept unchanged until the next listing confirms they are gone (annotation idpsync.io/missing-since).' }),
+  ),
 });
 
 const HeldDeletions = Type.Object({

@@ -69,6 +69,11 @@ export const UserStatus = Type.Object({
   stateSince: Type.Optional(Timestamp('When the current state was first seen.')),
   revokedAt: Type.Optional(Timestamp('When access was last revoked (suspension, deletion or removal from all groups).')),
   deleteAfter: Type.Optional(Timestamp('Deleted users are removed after this time.')),
+  missingSince: Type.Optional(
+    Timestamp(
+      'Set when a complete listing of the IdP did not include this person: nothing else changes until the next listing confirms it (still missing: Deleted; listed again: cleared). Never set for SCIM, where a DELETE is explicit.',
+    ),
+  ),
   revocations: Type.Optional(
     Type.Array(RevocationRecord, {
       maxItems: MAX_REVOCATION_RECORDS,

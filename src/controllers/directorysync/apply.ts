@@ -57,7 +57,8 @@ export function userApplyBody(ds: DirectorySync, write: Pick<UserWrite, 'name' |
 }
 
 export function groupApplyBody(ds: DirectorySync, write: GroupWrite) {
-  return { metadata: directoryObjectMeta(ds, write.name, write.spec.idpId, write.labels), spec: write.spec };
+  const metadata = directoryObjectMeta(ds, write.name, write.spec.idpId, write.labels);
+  return { metadata: write.annotations ? { ...metadata, annotations: write.annotations } : metadata, spec: write.spec };
 }
 
 /** A Policy from spec.policies, owned by the Group it grants access through. */

@@ -53,6 +53,11 @@ export interface ReconcilerDeps {
   registerSecret: (value: string) => void;
   observer?: SyncObserver;
   fetchTimeoutMs?: number;
+  /**
+   * How soon after a listing that missed Users or Groups the confirming sync runs (at most the
+   * interval). Default 60 s: the longest a person deleted without a suspension keeps access.
+   */
+  confirmAfterMs?: number;
   heartbeatMs?: number;
   /** Fraction of the interval added as random jitter (0.1 = up to 10%). */
   jitter?: number;
@@ -160,9 +165,12 @@ export class DirectorySyncReconciler {
       driver = cached.driver;
       const idp = idpCaller(secret.data, ds.spec.credentialsRef.name);
       if (cached.fresh) verify = await this.safeVerify(ds, driver, idp);
-      const snapshot = await idp(() =>
-        driver!.fetch({ syncOrgUnits: ds.spec.syncOrgUnits ?? false, signal: AbortSignal.any([this.stopping.signal, AbortSignal.timeout(this.deps.fetchTimeoutMs ?? 10 * 60_000)]) }),
-      );
+      const fetchTimeoutMs = this.deps.fetchTimeoutMs ?? 10 * 60_000;
+      const fetchTimeout = AbortSignal.timeout(fetchTimeoutMs);
+      const snapshot = await idp(() => driver!.fetch({ syncOrgUnits: ds.spec.syncOrgUnits ?? false, signal: AbortSignal.any([this.stopping.signal, fetchTimeout]) })).catch((err) => {
+        if (!fetchTimeout.aborted || this.stopping.signal.aborted) throw err;
+        throw new TransientError('Timeout', `the IdP did not finish the listing within ${fetchTimeoutMs >= 1000 ? `${Math.round(fetchTimeoutMs / 1000)} s` : `${fetchTimeoutMs} ms`}; nothing was changed`, { cause: err });
+      });
       const [existingUsers, existingGroups, existingPolicies] = await cluster('listing the objects of this directory', () =>
         Promise.all([
           this.deps.kube.listOwned<User>('User', namespace, name),
@@ -227,7 +235,9 @@ export class DirectorySyncReconciler {
       }
       throw outcome.error;
     }
-    return { requeueAfterMs: this.nextInterval(ds) };
+    const unconfirmed = outcome.plan.unconfirmed.users.length + outcome.plan.unconfirmed.groups.length;
+    const interval = this.nextInterval(ds);
+    return { requeueAfterMs: unconfirmed ? Math.min(interval, this.deps.confirmAfterMs ?? 60_000) : interval };
   }
 
   private nextInterval(ds: DirectorySync): number {

@@ -183,7 +183,12 @@ function withoutTimes(s: DirectorySyncStatus): DirectorySyncStatus {
 function syncedMessage(provider: string, plan: Plan): string {
   const c = plan.counts;
   const refused = plan.refused.length ? `; ${plan.refused.length} IdP record(s) refused (see status.skipped)` : '';
-  return `Synced ${c.activeUsers} active user(s) (${c.suspendedUsers} suspended, ${c.deletedUsers} deleted) and ${c.groups} group(s) from ${provider}${refused}`;
+  const { users, groups } = plan.unconfirmed;
+  const missing =
+    users.length || groups.length
+      ? `; ${users.length} user(s) and ${groups.length} group(s) missing from this listing are left as they were until the next listing confirms they are gone`
+      : '';
+  return `Synced ${c.activeUsers} active user(s) (${c.suspendedUsers} suspended, ${c.deletedUsers} deleted) and ${c.groups} group(s) from ${provider}${refused}${missing}`;
 }
 
 function recordDeletions(previous: NonNullable<DirectorySyncStatus['recentDeletions']>, plan: Plan, nowIso: string) {

@@ -16,7 +16,7 @@ export interface TestOperator {
   stop(): Promise<void>;
 }
 
-export async function startTestOperator(options: Pick<OperatorOptions, 'webhookBackoffMs' | 'secretCheckMs' | 'scimAddress' | 'scimLimits'> = {}): Promise<TestOperator> {
+export async function startTestOperator(options: Pick<OperatorOptions, 'webhookBackoffMs' | 'secretCheckMs' | 'scimAddress' | 'scimLimits' | 'fetchTimeoutMs' | 'confirmAfterMs' | 'workers'> = {}): Promise<TestOperator> {
   const wire = await countingKubeConfig(await operatorKubeConfig());
   const recorder = new EventRecorder({ sink: eventsV1Sink(wire.kubeConfig.makeApiClient(EventsV1Api)), identity: 'e2e', logger: silentLogger() });
   const events = recorderSink(recorder);

@@ -122,6 +122,11 @@ export class EntraEmulator extends EmulatorBase {
     });
   }
 
+  override expireTokens(): boolean {
+    this.expireAccessTokens();
+    return true;
+  }
+
   /** Every access token stops working (as after expiry): Graph answers 401 until a new one is issued. */
   expireAccessTokens(): void {
     this.accessTokens.clear();

@@ -132,6 +132,11 @@ export class GoogleWorkspaceEmulator extends EmulatorBase {
     };
   }
 
+  override expireTokens(): boolean {
+    this.revokeTokens();
+    return true;
+  }
+
   /** Expires every issued token (the next API call with one answers 401). */
   revokeTokens(): void {
     this.tokens.clear();

@@ -56,6 +56,11 @@ export class KeycloakEmulator extends EmulatorBase {
     return { type: 'keycloak', settings: { baseUrl: this.baseUrl, realm: this.realm, clientId: this.clientId }, secret: { clientSecret: this.clientSecret } };
   }
 
+  override expireTokens(): boolean {
+    this.revokeTokens();
+    return true;
+  }
+
   /** Every access token issued so far stops working (the next admin call answers 401). */
   revokeTokens(): void {
     this.tokens.clear();

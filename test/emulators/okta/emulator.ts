@@ -92,6 +92,11 @@ export class OktaEmulator extends EmulatorBase {
     return token;
   }
 
+  override expireTokens(): boolean {
+    this.revokeTokens();
+    return true;
+  }
+
   /** Makes every access token issued so far invalid (as if revoked), so the next API call gets a 401. */
   revokeTokens(): void {
     this.tokens.clear();

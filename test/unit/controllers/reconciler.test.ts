@@ -83,6 +83,8 @@ class Process {
       },
       jitter: 0,
       writeConcurrency: rig.writeConcurrency,
+      fetchTimeoutMs: rig.fetchTimeoutMs,
+      confirmAfterMs: rig.confirmAfterMs,
     });
   }
 
@@ -124,6 +126,8 @@ class Rig {
   eventsDown = false;
   now = T0;
   writeConcurrency = 4;
+  fetchTimeoutMs?: number;
+  confirmAfterMs?: number;
   snap: DirectorySnapshot;
   fetchError?: unknown;
   fetchHook?: (signal?: AbortSignal) => Promise<void>;
@@ -527,6 +531,67 @@ describe('controllers/directorysync reconciler (in-memory apiserver)', () => {
       rig.kube.fail((c) => (c.verb === 'delete' ? new FakeApiError(503, 'etcdserver: request timed out') : undefined));
       expect(await rig.process().reconcile()).to.be.instanceOf(TransientError);
       expect(rig.directory().metadata.finalizers).to.include(FINALIZER);
+    });
+  });
+
+  describe('a person missing from one listing', () => {
+    const withoutAnn = () => snapshot([user('u2', 'ben@x.io'), user('u3', 'cat@x.io')], [group('g1', 'Eng', ['u2']), group('g2', 'Ops', ['u3'])]);
+
+    it('is marked with access unchanged, the confirming sync comes within a minute, and a second miss deletes with every signal', async () => {
+      const rig = new Rig(team(), { interval: '1h' });
+      const p = rig.process();
+      expect(await p.reconcile()).to.deep.equal({ requeueAfterMs: 3_600_000 });
+      const before = rig.user('ann@x.io');
+
+      rig.snap = withoutAnn();
+      rig.now += 3_600_000;
+      expect(await p.reconcile()).to.deep.equal({ requeueAfterMs: 60_000 });
+      const marked = rig.user('ann@x.io');
+      expect(marked.spec).to.deep.equal(before.spec);
+      expect(marked.status!.missingSince).to.equal(new Date(rig.now).toISOString());
+      expect(marked.status!.revocations).to.equal(undefined);
+      expect(p.metric).to.deep.equal([]);
+      expect(rig.directory().status!.counts).to.include({ activeUsers: 3, missingUsers: 1 });
+      expect(rig.condition('Ready')!.message).to.contain('1 user(s) and 0 group(s) missing from this listing');
+      expect(rig.events.map((e) => e.reason)).to.include('MissingFromListing');
+
+      rig.now += 60_000;
+      expect(await p.reconcile()).to.deep.equal({ requeueAfterMs: 3_600_000 });
+      const gone = rig.user('ann@x.io');
+      expect(gone.spec).to.include({ state: 'Deleted' });
+      expect(gone.spec.groups).to.deep.equal([]);
+      expect(gone.status!.revocations!.map((r) => [r.reason, r.pending])).to.deep.equal([['Deleted', []]]);
+      expect(p.metric).to.deep.equal(['corp/Deleted']);
+      expect(rig.events.filter((e) => e.reason === 'UserDeleted').map((e) => e.object)).to.deep.equal([gone.metadata.name]);
+      expect(rig.directory().status!.counts).to.not.have.property('missingUsers');
+    });
+
+    it('never waits longer than the interval for the confirming sync', async () => {
+      const rig = new Rig(team(), { interval: '1m' });
+      rig.confirmAfterMs = 5 * 60_000;
+      const p = rig.process();
+      await p.reconcile();
+      rig.snap = withoutAnn();
+      expect(await p.reconcile()).to.deep.equal({ requeueAfterMs: 60_000 });
+    });
+  });
+
+  describe('a listing that outlasts the fetch timeout', () => {
+    it('is a Timeout of the IdP that changes nothing, not an internal error', async () => {
+      const rig = new Rig(team());
+      const p = rig.process();
+      await p.reconcile();
+      const writes = rig.kube.writes({ kind: 'User' }).length;
+      rig.fetchTimeoutMs = 50;
+      // As drivers do: an aborted request rejects with the signal's own reason.
+      rig.fetchHook = (signal) => new Promise((_, reject) => signal?.addEventListener('abort', () => reject(signal.reason), { once: true }));
+      const result = await rig.process().reconcile(2000);
+      expect(result).to.be.instanceOf(TransientError);
+      expect(result).to.deep.include({ reason: 'Timeout', origin: 'idp' });
+      expect(rig.condition('Ready')).to.deep.include({ status: 'False', reason: 'Timeout' });
+      expect(rig.condition('Ready')!.message).to.contain('did not finish the listing within 50 ms');
+      expect(rig.condition('IdpReachable')).to.deep.include({ status: 'False', reason: 'Timeout' });
+      expect(rig.kube.writes({ kind: 'User' }).length).to.equal(writes);
     });
   });
 

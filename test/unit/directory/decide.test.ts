@@ -64,6 +64,7 @@ describe('decide', () => {
     const w = new World(directory({ deletion: { userRetention: '24h', maxDeletionPercent: 100, guardMinimum: 0, policy: 'Delete' } }));
     w.sync(base());
     const gone = snapshot([user('u2', 'ben@x.io')], [group('g1', 'Eng', ['u2'])]);
+    w.sync(gone, later(HOUR - 60_000));
     const plan = w.sync(gone, later(HOUR));
     expect(w.user('ann@x.io').spec).to.include({ state: 'Deleted', idpStatus: 'NotFound' });
     expect(w.user('ann@x.io').status!.deleteAfter).to.equal(later(25 * HOUR).toISOString());
@@ -78,7 +79,8 @@ describe('decide', () => {
   it('deletes the Group of a group deleted in the IdP', () => {
     const w = new World();
     w.sync(snapshot([user('u1')], [group('g1', 'Eng', ['u1']), group('g2', 'Ops', ['u1'])]));
-    const plan = w.sync(snapshot([user('u1')], [group('g1', 'Eng', ['u1'])]), later(HOUR));
+    w.sync(snapshot([user('u1')], [group('g1', 'Eng', ['u1'])]), later(HOUR));
+    const plan = w.sync(snapshot([user('u1')], [group('g1', 'Eng', ['u1'])]), later(HOUR + 60_000));
     expect(plan.deletions.map((d) => [d.kind, d.displayName, d.reason])).to.deep.equal([['Group', 'Ops', 'DeletedInIdp']]);
     expect(w.groups.map((g) => g.spec.displayName)).to.deep.equal(['Eng']);
     expect(w.users[0].spec.groups).to.deep.equal([w.groups[0].metadata.name]);
@@ -110,6 +112,7 @@ describe('decide', () => {
       w.sync(many(100));
       const shrunk = many(60);
       shrunk.users.push(user('new'));
+      w.sync(shrunk, later(HOUR - 60_000));
       const plan = w.sync(shrunk, later(HOUR));
       expect(plan.held).to.include({ users: 40, groups: 0 });
       expect(plan.held!.token).to.match(/^[0-9a-f]{8}$/);
@@ -122,6 +125,7 @@ describe('decide', () => {
     it('lets the same deletions through once approved with the token', () => {
       const w = guarded();
       w.sync(many(100));
+      w.sync(many(60), later(HOUR - 60_000));
       const token = w.sync(many(60), later(HOUR)).held!.token;
       w.dir = { ...w.dir, annotations: { [ANNOTATIONS.approveDeletions]: token } };
       const plan = w.sync(many(60), later(2 * HOUR));
@@ -135,7 +139,39 @@ describe('decide', () => {
       expect(w.sync(many(80), later(HOUR)).held).to.equal(undefined);
       const small = guarded();
       small.sync(many(8));
-      expect(small.sync(many(0), later(HOUR)).held).to.equal(undefined);
+      small.sync(many(2), later(HOUR));
+      expect(small.sync(many(2), later(2 * HOUR)).held).to.equal(undefined);
+      expect(small.users.filter((u) => u.spec.state === 'Deleted')).to.have.length(6);
+    });
+
+    it('lets the members of a held group keep it: a listing of no groups strips no one', () => {
+      const w = guarded();
+      const people = Array.from({ length: 20 }, (_, i) => user(`u${i}`));
+      w.sync(snapshot(people, Array.from({ length: 12 }, (_, g) => group(`g${g}`, `G${g}`, people.map((p) => p.id)))));
+      const noGroups = snapshot(people, []);
+      w.sync(noGroups, later(HOUR));
+      const plan = w.sync(noGroups, later(HOUR + 60_000));
+      expect(plan.held).to.include({ users: 0, groups: 12 });
+      expect(plan.revocations).to.deep.equal([]);
+      expect(w.users.every((u) => u.spec.groups.length === 12)).to.equal(true);
+      w.dir = { ...w.dir, annotations: { [ANNOTATIONS.approveDeletions]: plan.held!.token } };
+      const approved = w.sync(noGroups, later(2 * HOUR));
+      expect(approved.deletions).to.have.length(12);
+      expect(w.users.every((u) => u.spec.groups.length === 0)).to.equal(true);
+    });
+
+    it('holds a listing of no one whatever the directory size, unless maxDeletionPercent is 100', () => {
+      const small = guarded();
+      small.sync(many(3));
+      small.sync(many(0), later(HOUR));
+      const plan = small.sync(many(0), later(2 * HOUR));
+      expect(plan.held).to.include({ users: 3, groups: 0 });
+      expect(small.users.filter((u) => u.spec.state === 'Deleted')).to.have.length(0);
+      const off = new World(directory({ deletion: { userRetention: '720h', maxDeletionPercent: 100, guardMinimum: 10, policy: 'Delete' } }));
+      off.sync(many(3));
+      off.sync(many(0), later(HOUR));
+      expect(off.sync(many(0), later(2 * HOUR)).held).to.equal(undefined);
+      expect(off.users.filter((u) => u.spec.state === 'Deleted')).to.have.length(3);
     });
 
     it('never holds suspensions: revocation is not delayed', () => {
@@ -146,6 +182,170 @@ describe('decide', () => {
       const plan = w.sync(snap, later(HOUR));
       expect(plan.held).to.equal(undefined);
       expect(plan.revocations).to.have.length(100);
+    });
+  });
+
+  describe('a person or group missing from a listing', () => {
+    const MINUTE = 60_000;
+    const people = (n: number) => Array.from({ length: n }, (_, i) => user(`u${String(i).padStart(3, '0')}`));
+    /** n people in three groups each, as generateFixture spreads them; `listed` says who the user listing has. */
+    const directoryOf = (n: number, listed: (id: string) => boolean = () => true) => {
+      const all = people(n);
+      const groups = Array.from({ length: 8 }, (_, g) => group(`g${g}`, `team-${g}`, all.filter((_, i) => [i % 8, (i + 3) % 8, (i + 5) % 8].includes(g)).map((u) => u.id)));
+      return snapshot(all.filter((u) => listed(u.id)), groups);
+    };
+    const deleted = (w: World) => w.users.filter((u) => u.spec.state === 'Deleted');
+    const memberships = (w: World) => w.users.reduce((n, u) => n + u.spec.groups.length, 0);
+
+    it('marks a person the listing missed, changes nothing else, and clears the mark when they are listed again', () => {
+      const w = new World();
+      w.sync(base());
+      const before = structuredClone(w.user('ann@x.io'));
+      const missed = w.sync(snapshot([user('u2', 'ben@x.io')], [group('g1', 'Eng', ['u1', 'u2'])]), later(HOUR));
+      const ann = w.user('ann@x.io');
+      expect(ann.spec).to.deep.equal(before.spec);
+      expect(ann.status).to.deep.equal({ ...before.status, missingSince: later(HOUR).toISOString() });
+      expect(missed.revocations).to.deep.equal([]);
+      expect(missed.users.map((u) => [u.name, u.revokes])).to.deep.equal([[ann.metadata.name, false]]);
+      expect(missed.unconfirmed).to.deep.equal({ users: [ann.metadata.name], groups: [] });
+      expect(missed.counts).to.include({ users: 2, activeUsers: 2, deletedUsers: 0, memberships: 2, missingUsers: 1 });
+      expect(missed.events.find((e) => e.reason === 'MissingFromListing')!.note).to.contain('1 user(s) and 0 group(s)');
+
+      const back = w.sync(base(), later(HOUR + MINUTE));
+      expect(w.user('ann@x.io').status).to.deep.equal(before.status);
+      expect(back.users.map((u) => u.name)).to.deep.equal([ann.metadata.name]);
+      expect(back.unconfirmed).to.deep.equal({ users: [], groups: [] });
+      expect(back.counts).to.not.have.property('missingUsers');
+      expect(writes(w.sync(base(), later(2 * HOUR)))).to.equal(0);
+    });
+
+    it('deletes a person when the next listing misses them too, with the revocation record of a deletion', () => {
+      const w = new World();
+      w.sync(base());
+      const gone = snapshot([user('u2', 'ben@x.io')], [group('g1', 'Eng', ['u2'])]);
+      w.sync(gone, later(HOUR));
+      const confirmed = w.sync(gone, later(HOUR + MINUTE));
+      const ann = w.user('ann@x.io');
+      expect(ann.spec).to.include({ state: 'Deleted', idpStatus: 'NotFound' });
+      expect(ann.spec.groups).to.deep.equal([]);
+      expect(ann.status).to.not.have.property('missingSince');
+      expect(ann.status!.revocations!.at(-1)).to.include({ reason: 'Deleted', time: later(HOUR + MINUTE).toISOString() });
+      expect(ann.status!.revocations!.at(-1)!.pending).to.deep.equal(['Event', 'Metric']);
+      expect(confirmed.revocations.map((r) => [r.login, r.reason, r.groups])).to.deep.equal([['ann@x.io', 'Deleted', [w.groups[0].metadata.name]]]);
+      expect(confirmed.unconfirmed.users).to.deep.equal([]);
+    });
+
+    it('loses no one and no membership when a fifth of the people vanish from one listing (a page read after the directory changed)', () => {
+      const w = new World();
+      w.sync(directoryOf(255));
+      const before = memberships(w);
+      const skipped = new Set(people(255).slice(100, 151).map((u) => u.id));
+      const plan = w.sync(directoryOf(255, (id) => !skipped.has(id)), later(HOUR));
+      expect(plan.unconfirmed.users).to.have.length(51);
+      expect(plan.revocations).to.deep.equal([]);
+      expect(plan.held).to.equal(undefined);
+      expect(deleted(w)).to.have.length(0);
+      expect(memberships(w)).to.equal(before);
+      expect(plan.counts).to.include({ activeUsers: 255, memberships: before, missingUsers: 51 });
+      // The people skipped are still in their groups' member lists: the Groups keep memberCount for those listed only.
+      w.sync(directoryOf(255), later(HOUR + MINUTE));
+      expect(w.users.filter((u) => u.status?.missingSince)).to.have.length(0);
+      expect(memberships(w)).to.equal(before);
+      expect(w.users.flatMap((u) => u.status?.revocations ?? [])).to.deep.equal([]);
+    });
+
+    it('still revokes a suspension read on the person\'s own record at once, marked or not', () => {
+      const w = new World();
+      w.sync(base());
+      w.sync(snapshot([user('u2', 'ben@x.io')], [group('g1', 'Eng', ['u1', 'u2'])]), later(HOUR));
+      const plan = w.sync(snapshot([user('u1', 'ann@x.io', { state: 'Suspended' }), user('u2', 'ben@x.io')], [group('g1', 'Eng', ['u1', 'u2'])]), later(HOUR + MINUTE));
+      expect(w.user('ann@x.io').spec).to.include({ state: 'Suspended' });
+      expect(w.user('ann@x.io').spec.groups).to.deep.equal([]);
+      expect(w.user('ann@x.io').status).to.not.have.property('missingSince');
+      expect(plan.revocations.map((r) => r.reason)).to.deep.equal(['Suspended']);
+    });
+
+    it('keeps a group the listing missed, and its members in it, until the next listing confirms it is gone', () => {
+      const w = new World(directory({ policies: [{ name: 'db', groups: { names: ['Ops'] }, resources: [{ address: '10.0.0.1' }] }] }));
+      const both = () => snapshot([user('u1'), user('u2')], [group('g1', 'Eng', ['u1']), group('g2', 'Ops', ['u1', 'u2'])]);
+      const onlyEng = () => snapshot([user('u1'), user('u2')], [group('g1', 'Eng', ['u1'])]);
+      w.sync(both());
+      const ops = w.groups.find((g) => g.spec.displayName === 'Ops')!;
+      const u1Groups = w.users[0].spec.groups;
+
+      const missed = w.sync(onlyEng(), later(HOUR));
+      expect(missed.deletions).to.deep.equal([]);
+      expect(missed.revocations).to.deep.equal([]);
+      expect(missed.unconfirmed).to.deep.equal({ users: [], groups: [ops.metadata.name] });
+      expect(missed.policies.deletions).to.deep.equal([]);
+      const marked = w.groups.find((g) => g.metadata.name === ops.metadata.name)!;
+      expect(marked.spec).to.deep.equal(ops.spec);
+      expect(marked.metadata.annotations).to.deep.equal({ [ANNOTATIONS.missingSince]: later(HOUR).toISOString() });
+      expect(w.users[0].spec.groups).to.deep.equal(u1Groups);
+      expect(w.users[1].spec.groups).to.deep.equal([ops.metadata.name]);
+      expect(missed.counts).to.include({ groups: 2, missingGroups: 1 });
+
+      w.sync(both(), later(HOUR + MINUTE));
+      expect(w.groups.find((g) => g.metadata.name === ops.metadata.name)!.metadata.annotations).to.equal(undefined);
+
+      w.sync(onlyEng(), later(2 * HOUR));
+      const confirmed = w.sync(onlyEng(), later(2 * HOUR + MINUTE));
+      expect(confirmed.deletions.map((d) => [d.displayName, d.reason])).to.deep.equal([['Ops', 'DeletedInIdp']]);
+      expect(confirmed.revocations.map((r) => [r.reason, r.groups])).to.deep.equal([
+        ['RemovedFromGroups', [ops.metadata.name]],
+        ['RemovedFromGroups', [ops.metadata.name]],
+      ]);
+      expect(w.users[1].spec.groups).to.deep.equal([]);
+    });
+
+    it('keeps the members a group had through a nested group the listing missed', () => {
+      const w = new World();
+      const full = () => snapshot([user('u1'), user('u2')], [group('all', 'All', ['u1'], ['ops']), group('ops', 'Ops', ['u2'])]);
+      w.sync(full());
+      const before = w.users.map((u) => [u.spec.login, u.spec.groups]);
+      const allBefore = structuredClone(w.groups.find((g) => g.spec.displayName === 'All')!.spec);
+      const plan = w.sync(snapshot([user('u1'), user('u2')], [group('all', 'All', ['u1'], ['ops'])]), later(HOUR));
+      expect(w.users.map((u) => [u.spec.login, u.spec.groups])).to.deep.equal(before);
+      expect(w.groups.find((g) => g.spec.displayName === 'All')!.spec).to.deep.equal(allBefore);
+      expect(plan.revocations).to.deep.equal([]);
+      expect(plan.groups.map((g) => g.spec.displayName)).to.deep.equal(['Ops']);
+    });
+
+    it('deletes an organisational unit at once when syncOrgUnits is turned off', () => {
+      const w = new World(directory({ syncOrgUnits: true }));
+      w.sync(snapshot([user('u1')], [group('g1', 'Eng', ['u1']), group('ou1', 'Sales', ['u1'], [], { kind: 'OrgUnit' })]));
+      w.dir = { ...w.dir, spec: { ...w.dir.spec, syncOrgUnits: false } };
+      const plan = w.sync(snapshot([user('u1')], [group('g1', 'Eng', ['u1'])]), later(HOUR));
+      expect(plan.deletions.map((d) => [d.displayName, d.reason])).to.deep.equal([['Sales', 'FilteredOut']]);
+    });
+
+    it('deletes a group that no longer matches spec.groups at once: a filter is not a listing', () => {
+      const w = new World();
+      w.sync(snapshot([user('u1')], [group('g1', 'Eng', ['u1']), group('g2', 'Ops', ['u1'])]));
+      w.dir = { ...w.dir, spec: { ...w.dir.spec, groups: { exclude: ['Ops'] } } };
+      const plan = w.sync(snapshot([user('u1')], [group('g1', 'Eng', ['u1']), group('g2', 'Ops', ['u1'])]), later(HOUR));
+      expect(plan.deletions.map((d) => [d.displayName, d.reason])).to.deep.equal([['Ops', 'FilteredOut']]);
+      expect(plan.unconfirmed.groups).to.deep.equal([]);
+    });
+
+    it('deletes at once for SCIM, where a deletion is a DELETE the IdP sent', () => {
+      const w = new World(directory({ provider: { type: 'scim', allowInsecureLoopback: false } as never }));
+      w.sync(base());
+      const plan = w.sync(snapshot([user('u2', 'ben@x.io')], [group('g1', 'Eng', ['u2'])]), later(HOUR));
+      expect(w.user('ann@x.io').spec.state).to.equal('Deleted');
+      expect(plan.unconfirmed).to.deep.equal({ users: [], groups: [] });
+      expect(plan.revocations.map((r) => r.reason)).to.deep.equal(['Deleted']);
+    });
+
+    it('judges the mass-deletion guard on the confirmed deletions', () => {
+      const w = new World(directory({ deletion: { userRetention: '720h', maxDeletionPercent: 25, guardMinimum: 10, policy: 'Delete' } }));
+      w.sync(directoryOf(40));
+      const first = w.sync(directoryOf(40, (id) => id < 'u010'), later(HOUR));
+      expect(first.held).to.equal(undefined);
+      expect(first.unconfirmed.users).to.have.length(30);
+      const second = w.sync(directoryOf(40, (id) => id < 'u010'), later(HOUR + MINUTE));
+      expect(second.held).to.include({ users: 30 });
+      expect(deleted(w)).to.have.length(0);
     });
   });
 

@@ -85,8 +85,13 @@ describe('declared policies', () => {
     const { users, groups: objs } = materialise([], [], plan1);
     const policies = stored(plan1.policies.writes, Object.fromEntries(objs.map((g) => [g.metadata.name!, g.metadata.uid!])));
     const snap2 = snapshot([user('u1')], [group('g1', 'Eng', ['u1'])]);
+    // The first listing without Ops only marks it: its Policy stays, nothing is deleted yet.
     const plan2 = decide({ directory: dir, snapshot: snap2, existingUsers: users, existingGroups: objs, existingPolicies: policies, now: new Date() });
-    expect(plan2.deletions.map((d) => d.displayName)).to.deep.equal(['Ops']);
-    expect(plan2.policies).to.deep.equal({ writes: [], deletions: [], total: 1 });
+    expect(plan2.deletions).to.deep.equal([]);
+    expect(plan2.policies.deletions).to.deep.equal([]);
+    const marked = materialise(users, objs, plan2);
+    const plan3 = decide({ directory: dir, snapshot: snap2, existingUsers: marked.users, existingGroups: marked.groups, existingPolicies: policies, now: new Date() });
+    expect(plan3.deletions.map((d) => d.displayName)).to.deep.equal(['Ops']);
+    expect(plan3.policies).to.deep.equal({ writes: [], deletions: [], total: 1 });
   });
 });
