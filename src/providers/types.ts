@@ -7,6 +7,12 @@ export interface FetchOptions {
   cursor?: Record<string, string>;
   /** Include organisational units as Groups of kind OrgUnit (where the IdP has them). */
   syncOrgUnits: boolean;
+  /**
+   * Read the whole directory, not only what changed since the last read. Set while people or groups
+   * missing from the last listing wait to be confirmed gone: an incremental read would carry that
+   * listing's gaps forward instead of checking them.
+   */
+  complete?: boolean;
   signal?: AbortSignal;
 }
 

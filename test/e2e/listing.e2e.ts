@@ -3,7 +3,7 @@
 // directory changed), and one person is really deleted. No one may lose a membership or be deleted on
 // that listing; the confirming sync, which the operator schedules by itself, deletes only the person
 // who is really gone, with every revocation signal.
-import { CoreV1Api, EventsV1Api } from '@kubernetes/client-node';
+import { CoreV1Api, EventsV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { OktaEmulator } from '../emulators/okta/emulator.js';
 import { generateFixture } from '../emulators/fixture.js';
@@ -62,6 +62,12 @@ describe('a person missing from one listing is deleted only when a second listin
       if (hidden) [idp.directory.users, hidden] = [hidden, undefined];
     };
 
+    // Okta is read incrementally between full reads; a full read comes after a restart, every hour, or
+    // with new credentials: a relabelled Secret (a new version) stands in for that here.
+    await adminKubeConfig().makeApiClient(CoreV1Api).patchNamespacedSecret(
+      { namespace: ns, name: 'corp-credentials', body: { metadata: { labels: { rotated: 'once' } } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
     const missed = await syncNow(ns, 'corp', 120_000);
     expect(armed, 'the second page of users was served from the changed view').to.equal(false);
     const afterMiss = await users(ns);

@@ -167,7 +167,7 @@ export class DirectorySyncReconciler {
       if (cached.fresh) verify = await this.safeVerify(ds, driver, idp);
       const fetchTimeoutMs = this.deps.fetchTimeoutMs ?? 10 * 60_000;
       const fetchTimeout = AbortSignal.timeout(fetchTimeoutMs);
-      const snapshot = await idp(() => driver!.fetch({ syncOrgUnits: ds.spec.syncOrgUnits ?? false, signal: AbortSignal.any([this.stopping.signal, fetchTimeout]) })).catch((err) => {
+      const snapshot = await idp(() => driver!.fetch({ syncOrgUnits: ds.spec.syncOrgUnits ?? false, complete: awaitsConfirmation(ds), signal: AbortSignal.any([this.stopping.signal, fetchTimeout]) })).catch((err) => {
         if (!fetchTimeout.aborted || this.stopping.signal.aborted) throw err;
         throw new TransientError('Timeout', `the IdP did not finish the listing within ${fetchTimeoutMs >= 1000 ? `${Math.round(fetchTimeoutMs / 1000)} s` : `${fetchTimeoutMs} ms`}; nothing was changed`, { cause: err });
       });
@@ -458,4 +458,10 @@ function fingerprintOf(ds: DirectorySync, secretVersion: string): string {
 
 function refOf(ds: DirectorySync) {
   return { kind: 'DirectorySync', namespace: ds.metadata.namespace!, name: ds.metadata.name!, uid: ds.metadata.uid };
+}
+
+/** The last sync marked people or groups missing from its listing: this one must list everything to confirm it. */
+function awaitsConfirmation(ds: DirectorySync): boolean {
+  const counts = ds.status?.counts;
+  return (counts?.missingUsers ?? 0) > 0 || (counts?.missingGroups ?? 0) > 0;
 }

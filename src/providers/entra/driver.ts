@@ -57,7 +57,7 @@ export class EntraDriver implements ProviderDriver {
       const state = await readFull(graph, signal, assignments?.groupIds);
       return { ...buildDirectory(state, assignments), apiCalls: this.http.calls - callsBefore };
     }
-    const picture = await syncDelta(graph, this.picture, signal);
+    const picture = await syncDelta(graph, options.complete ? undefined : this.picture, signal);
     const directory = buildDirectory(picture.state, assignments);
     this.picture = picture;
     return {

@@ -79,7 +79,7 @@ class OktaDriver implements ProviderDriver {
   async fetch(options: FetchOptions): Promise<DirectorySnapshot> {
     const appId = this.ctx.settings.appId;
     if (appId) return readWhole(this.http, options.signal, (signal) => readApp(this.api, appId, signal));
-    const read = await readWhole(this.http, options.signal, (signal) => readOrgPicture(this.api, this.picture, this.now(), signal));
+    const read = await readWhole(this.http, options.signal, (signal) => readOrgPicture(this.api, options.complete ? undefined : this.picture, this.now(), signal));
     this.picture = read.picture;
     return {
       users: read.users,

@@ -133,6 +133,9 @@ class Rig {
   fetchHook?: (signal?: AbortSignal) => Promise<void>;
   readonly driver: ProviderDriver;
 
+  /** options.complete of each fetch, in order. */
+  completeReads: boolean[] = [];
+
   constructor(snap: DirectorySnapshot, spec: Partial<DirectorySync['spec']> = {}, secret: Record<string, string> = { apiToken: '00abcdefghijklmnopqrstuvwxyz' }) {
     this.snap = snap;
     this.kube.seedSecret(NS, 'okta', secret);
@@ -145,6 +148,7 @@ class Rig {
     this.driver = {
       type: 'okta',
       fetch: async (options) => {
+        this.completeReads.push(options.complete ?? false);
         await this.fetchHook?.(options.signal);
         if (this.fetchError) throw this.fetchError;
         return structuredClone(this.snap);
@@ -564,6 +568,8 @@ describe('controllers/directorysync reconciler (in-memory apiserver)', () => {
       expect(p.metric).to.deep.equal(['corp/Deleted']);
       expect(rig.events.filter((e) => e.reason === 'UserDeleted').map((e) => e.object)).to.deep.equal([gone.metadata.name]);
       expect(rig.directory().status!.counts).to.not.have.property('missingUsers');
+      // The confirming read is a complete one, so an incremental driver cannot carry the gap forward.
+      expect(rig.completeReads).to.deep.equal([false, false, true]);
     });
 
     it('never waits longer than the interval for the confirming sync', async () => {
