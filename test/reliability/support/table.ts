@@ -1,0 +1,25 @@
+// Turns the reporter's JSON lines into the Markdown summary the runner prints and the docs quote.
+import type { Figure, ReportLine } from './report.js';
+
+export function parseReport(text: string): ReportLine[] {
+  return text
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as ReportLine);
+}
+
+function show(value: Figure): string {
+  return typeof value === 'number' && !Number.isInteger(value) ? value.toFixed(2) : String(value);
+}
+
+/** One row per section: its figures as `name value` pairs, and the command that produced them. */
+export function markdownTable(lines: ReportLine[]): string {
+  const rows = ['| section | figures | command |', '| --- | --- | --- |'];
+  for (const line of lines) {
+    const figures = Object.entries(line.figures)
+      .map(([k, v]) => `${k} ${show(v)}`)
+      .join(', ');
+    rows.push(`| ${line.section} | ${figures.replace(/\|/g, '\\|')} | \`${line.command}\` |`);
+  }
+  return rows.join('\n');
+}
