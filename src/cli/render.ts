@@ -7,6 +7,7 @@ import { decide, type Plan } from '../directory/decide.js';
 import { idHash } from '../directory/naming.js';
 import { DRIVERS } from '../providers/registry.js';
 import { StallError } from '../errors.js';
+import { credentialKeyIn, credentialLeakError } from '../providers/credential-errors.js';
 import type { VerifyResult } from '../providers/types.js';
 
 export interface RenderInput {
@@ -38,8 +39,16 @@ export async function render(input: RenderInput, options: { verify?: boolean } =
     caBundle: provider.caBundle,
     allowInsecureLoopback: provider.allowInsecureLoopback,
   });
-  const verify = options.verify ? await driver.verify() : undefined;
-  const snapshot = await driver.fetch({ syncOrgUnits: ds.spec.syncOrgUnits ?? false });
+  const secretName = ds.spec.credentialsRef?.name ?? '(unnamed)';
+  const guarded = async <T>(call: () => Promise<T>): Promise<T> => {
+    try {
+      return await call();
+    } catch (err) {
+      throw credentialLeakError(err, input.secretData, secretName) ?? err;
+    }
+  };
+  const verify = options.verify ? redactVerify(await guarded(() => driver.verify()), input.secretData, secretName) : undefined;
+  const snapshot = await guarded(() => driver.fetch({ syncOrgUnits: ds.spec.syncOrgUnits ?? false }));
   const plan = decide({
     directory: { name: ds.metadata.name!, namespace: ds.metadata.namespace!, annotations: ds.metadata.annotations ?? {}, spec: ds.spec },
     snapshot,
@@ -48,6 +57,14 @@ export async function render(input: RenderInput, options: { verify?: boolean } =
     now: new Date(),
   });
   return { plan, apiCalls: snapshot.apiCalls, verify };
+}
+
+/** A failed check's message can quote what the IdP or HTTP client said about a credential: never print that. */
+function redactVerify(result: VerifyResult, credentials: Record<string, string>, secretName: string): VerifyResult {
+  return {
+    ...result,
+    checks: result.checks.map((c) => (c.message && credentialKeyIn(c.message, credentials) !== undefined ? { ...c, message: credentialLeakError(c.message, credentials, secretName)!.message } : c)),
+  };
 }
 
 export function planToYaml(ds: DirectorySync, plan: Plan): string {
