@@ -41,3 +41,10 @@ export function envNumber(name: string, long: number, short: number): number {
   }
   return isShort() ? short : long;
 }
+
+/** A Markdown block (e.g. the admission table) the runner prints after the figures. */
+export function attach(title: string, markdown: string): void {
+  const path = process.env.RELIABILITY_REPORT;
+  if (path) appendFileSync(path, JSON.stringify({ attachment: title, markdown }) + '\n');
+  console.log(`\n${title}\n\n${markdown}\n`);
+}

@@ -1,11 +1,20 @@
 // Turns the reporter's JSON lines into the Markdown summary the runner prints and the docs quote.
 import type { Figure, ReportLine } from './report.js';
 
-export function parseReport(text: string): ReportLine[] {
-  return text
+export interface Attachment {
+  attachment: string;
+  markdown: string;
+}
+
+export function parseReport(text: string): { lines: ReportLine[]; attachments: Attachment[] } {
+  const entries = text
     .split('\n')
     .filter((l) => l.trim())
-    .map((l) => JSON.parse(l) as ReportLine);
+    .map((l) => JSON.parse(l) as ReportLine | Attachment);
+  return {
+    lines: entries.filter((e): e is ReportLine => 'section' in e),
+    attachments: entries.filter((e): e is Attachment => 'attachment' in e),
+  };
 }
 
 function show(value: Figure): string {
