@@ -17,6 +17,8 @@ import { applyPatch, operationsOf } from './patch.js';
 import { build, present, projectionFrom, type StoredResource } from './resources.js';
 import type { ScimDocument, ScimStore } from './store.js';
 import { tokenMatches, type DirectoryTokens, type TokenStore } from './tokens.js';
+import { MAX_JSON_DEPTH, jsonDepth } from './json-depth.js';
+import { answerClientError } from './client-error.js';
 
 export const SCIM_CONTENT_TYPE = 'application/scim+json; charset=utf-8';
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -72,6 +74,7 @@ export class ScimServer {
     const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
     const tls = opts.tls;
     this.server = tls ? createTlsServer(readKeyPair(tls), handler) : createServer(handler);
+    this.server.on('clientError', answerClientError);
     if (tls) watchFile(tls.certFile, { interval: TLS_CHECK_MS, persistent: false }, () => this.reloadTls());
   }
 
@@ -340,9 +343,11 @@ async function readJson(req: IncomingMessage): Promise<Json> {
     if (size > MAX_BODY_BYTES) throw new ScimError(413, 'the request body is larger than 1 MiB');
     chunks.push(chunk as Buffer);
   }
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (jsonDepth(text) > MAX_JSON_DEPTH) throw new ScimError(400, `the request body nests more than ${MAX_JSON_DEPTH} levels deep`, 'invalidSyntax');
   let body: unknown;
   try {
-    body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    body = JSON.parse(text);
   } catch {
     throw new ScimError(400, 'the request body is not JSON', 'invalidSyntax');
   }
