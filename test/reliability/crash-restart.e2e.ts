@@ -90,21 +90,27 @@ describe('crash and restart: SIGKILL at random points of syncs', function () {
       const op = await runOperator({ kubeconfig: wire.kubeconfigPath, namespace: ns });
       processes.push(op);
       let writes = 0;
+      let lastWriteAt = Date.now();
+      let killedAtWrite = false;
       wire.proxy.beforeResponse = (r) => {
         if (!['POST', 'PUT', 'PATCH', 'DELETE'].includes(r.method)) return;
-        if (++writes === killAt && op.alive()) op.child.kill('SIGKILL');
+        lastWriteAt = Date.now();
+        if (++writes === killAt && op.alive()) {
+          killedAtWrite = true;
+          op.child.kill('SIGKILL');
+        }
       };
       // Killed at the chosen write, or (a sync with fewer writes) once the sync is handled.
       await waitFor(
-        async () => !op.alive() || (await getDirectory(ns, 'corp')).status?.lastHandledSyncAt === `crash-${round}`,
-        { timeoutMs: 90_000, intervalMs: 100, what: `round ${round}: the kill at write ${killAt} or the end of the sync` },
+        async () => killedAtWrite || ((await getDirectory(ns, 'corp')).status?.lastHandledSyncAt === `crash-${round}` && Date.now() - lastWriteAt > 3000),
+        { timeoutMs: 90_000, intervalMs: 100, what: `round ${round}: the kill at write ${killAt} or the end of the sync (handled, then 3 s without writes)` },
       );
-      if (op.alive()) op.child.kill('SIGKILL');
-      else midSync++;
+      if (killedAtWrite) midSync++;
+      else op.child.kill('SIGKILL');
       await op.exited;
       wire.proxy.beforeResponse = undefined;
       killedAfterWrites.push(writes);
-      console.log(`    round ${round}: ${changes.join('; ')}; killed at write ${Math.min(writes, killAt)} of the sync (target ${killAt})`);
+      console.log(`    round ${round}: ${changes.join('; ')}; ${killedAtWrite ? `killed at write ${killAt} of the sync` : `sync ended after ${writes} writes (target ${killAt}), killed idle`}`);
     }
 
     const final = await runOperator({ kubeconfig: await operatorKubeconfigPath(), namespace: ns });

@@ -1,6 +1,6 @@
 // Soak: `idpsync run` against a directory that keeps changing (people added, suspended, moved),
 // with periodic faults (IdP 5xx and 429 bursts, its watches cut), for RELIABILITY_SOAK_SECONDS
-// (long form one hour, short form 90 s). Resident memory, open file handles (/proc/<pid>/fd) and
+// (long form one hour, short form 60 s). Resident memory, open file handles (/proc/<pid>/fd) and
 // event-loop lag are sampled from the process and its default metrics; at the end each must be
 // flat, and what was written must match the directory.
 import { readdirSync } from 'node:fs';
@@ -30,7 +30,7 @@ function median(values: number[]): number {
 }
 
 describe('soak: a changing directory with periodic faults', function () {
-  const seconds = envNumber('RELIABILITY_SOAK_SECONDS', 3600, 90);
+  const seconds = envNumber('RELIABILITY_SOAK_SECONDS', 3600, 60);
   this.timeout((seconds + 240) * 1000);
   const seed = seedFromEnv('soak');
   const random = seededRandom(seed);
