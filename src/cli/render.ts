@@ -11,6 +11,7 @@ import { secretData, type KubeApi } from '../kube/client.js';
 import { DRIVERS } from '../providers/registry.js';
 import { createDriver } from '../providers/context.js';
 import { groupApplyBody, policyApplyBody, userApplyBody } from '../controllers/directorysync/apply.js';
+import { credentialKeyIn, credentialLeakError } from '../providers/credential-errors.js';
 import type { VerifyResult } from '../providers/types.js';
 
 export interface RenderInput {
@@ -63,11 +64,19 @@ export interface RenderOptions {
 export async function render(input: RenderInput, options: RenderOptions = {}): Promise<RenderResult> {
   const ds = input.directorySync;
   const driver = createDriver(DRIVERS, ds, input.secretData);
+  const secretName = ds.spec.credentialsRef?.name ?? '(unnamed)';
+  const guarded = async <T>(call: () => Promise<T>): Promise<T> => {
+    try {
+      return await call();
+    } catch (err) {
+      throw credentialLeakError(err, input.secretData, secretName) ?? err;
+    }
+  };
   try {
-    const verify = options.verify ? await driver.verify({ syncOrgUnits: ds.spec.syncOrgUnits ?? false }) : undefined;
+    const verify = options.verify ? redactVerify(await guarded(() => driver.verify({ syncOrgUnits: ds.spec.syncOrgUnits ?? false })), input.secretData, secretName) : undefined;
     if (verify) options.onVerify?.(verify);
     const existing = options.cluster ? await listExisting(options.cluster, ds) : undefined;
-    const snapshot = await driver.fetch({ syncOrgUnits: ds.spec.syncOrgUnits ?? false });
+    const snapshot = await guarded(() => driver.fetch({ syncOrgUnits: ds.spec.syncOrgUnits ?? false }));
     const plan = decide({
       directory: { name: ds.metadata.name!, namespace: ds.metadata.namespace!, annotations: ds.metadata.annotations ?? {}, spec: ds.spec },
       snapshot,
@@ -80,6 +89,14 @@ export async function render(input: RenderInput, options: RenderOptions = {}): P
   } finally {
     await driver.close?.();
   }
+}
+
+/** A failed check's message can quote what the IdP or HTTP client said about a credential: never print that. */
+function redactVerify(result: VerifyResult, credentials: Record<string, string>, secretName: string): VerifyResult {
+  return {
+    ...result,
+    checks: result.checks.map((c) => (c.message && credentialKeyIn(c.message, credentials) !== undefined ? { ...c, message: credentialLeakError(c.message, credentials, secretName)!.message } : c)),
+  };
 }
 
 /** The objects a sync would write, as it would write them. Owner references whose uid is not known yet are left out. */

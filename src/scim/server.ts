@@ -21,6 +21,7 @@ import type { ScimDocument, ScimStore } from './store.js';
 import { DEFAULT_SCIM_LIMITS, type ScimLimits } from './limits.js';
 import { TokenBuckets } from './ratelimit.js';
 import { tokenMatches, type DirectoryTokens, type TokenStore } from './tokens.js';
+import { MAX_JSON_DEPTH, jsonDepth } from './json-depth.js';
 
 export { DEFAULT_SCIM_LIMITS, type ScimLimits };
 
@@ -369,7 +370,9 @@ async function readJson(req: IncomingMessage, maxBytes: number): Promise<Json> {
   if (declared > maxBytes) throw new ScimError(413, `the request body is larger than ${maxBytes} bytes`);
   let body: unknown;
   try {
-    body = JSON.parse((await readBody(req, maxBytes)).toString('utf8'));
+    const text = (await readBody(req, maxBytes)).toString('utf8');
+    if (jsonDepth(text) > MAX_JSON_DEPTH) throw new ScimError(400, `the request body nests more than ${MAX_JSON_DEPTH} levels deep`, 'invalidSyntax');
+    body = JSON.parse(text);
   } catch (err) {
     if (err instanceof ScimError) throw err;
     throw new ScimError(400, 'the request body is not JSON', 'invalidSyntax');

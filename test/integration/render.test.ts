@@ -51,6 +51,32 @@ describe('idpsync render', () => {
     });
   }
 
+  it('names the Secret key, never its value, when a credential cannot be sent (a line break in an API token)', async function () {
+    this.timeout(90_000); // the driver retries the failed call with backoff before giving up
+    const idp = EMULATORS.okta(loadFixture(SEED));
+    await idp.start();
+    try {
+      const conn = (idp as unknown as { connection(o: { auth: string }): { settings: Record<string, unknown> } }).connection({ auth: 'apiToken' });
+      const token = 'token-part-one-abcdef\ntoken-part-two-ghijkl';
+      const input = {
+        directorySync: {
+          apiVersion: 'idpsync.io/v1alpha1',
+          kind: 'DirectorySync',
+          metadata: { name: 'corp', namespace: 'access' },
+          spec: { provider: { type: 'okta', okta: conn.settings, allowInsecureLoopback: true }, credentialsRef: { name: 'creds' } },
+        },
+        secretData: { apiToken: token },
+      } as unknown as Parameters<typeof render>[0];
+      for (const verify of [false, true]) {
+        const err = await render(input, { verify }).then(() => undefined, (e: Error) => e);
+        expect(err?.message).to.contain('the value of key "apiToken" in Secret creds cannot be sent to the IdP');
+        expect(err?.message).to.not.contain('token-part');
+      }
+    } finally {
+      await idp.stop();
+    }
+  });
+
   describe('through the functions a sync uses', () => {
     const make = EMULATORS.okta;
     let idp: ReturnType<typeof make>;

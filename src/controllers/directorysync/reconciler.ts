@@ -17,6 +17,7 @@ import { IdpSyncError, InternalError, StallError, TransientError, describeError 
 import type { DriverFactory, ProviderDriver, VerifyResult } from '../../providers/types.js';
 import { createDriver } from '../../providers/context.js';
 import { secretData, type KubeApi } from '../../kube/client.js';
+import { credentialLeakError } from '../../providers/credential-errors.js';
 import { asInternalError, classifyClusterError, isClusterError } from '../../kube/errors.js';
 import { parseDuration } from '../../util/duration.js';
 import { mapLimit } from '../../util/concurrency.js';
@@ -398,25 +399,12 @@ function idpCaller(credentials: Record<string, string>, secretName: string): Idp
     try {
       return await call();
     } catch (err) {
-      const key = credentialKeyIn(describeError(err), credentials);
-      if (key !== undefined) {
-        throw new StallError(
-          'InvalidCredentials',
-          `the value of key "${key}" in Secret ${secretName} cannot be sent to the IdP (it contains a line break or another character an HTTP header cannot carry); fix the Secret`,
-        );
-      }
+      const leak = credentialLeakError(err, credentials, secretName);
+      if (leak) throw leak;
       if (err instanceof IdpSyncError) throw err;
       throw asInternalError(err);
     }
   };
-}
-
-function credentialKeyIn(text: string, credentials: Record<string, string>): string | undefined {
-  for (const [key, value] of Object.entries(credentials)) {
-    const parts = [value, ...value.split(/\r?\n/)].map((p) => p.trim()).filter((p) => p.length >= 8);
-    if (parts.some((p) => text.includes(p))) return key;
-  }
-  return undefined;
 }
 
 /**

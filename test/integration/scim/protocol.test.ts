@@ -78,4 +78,20 @@ describe('SCIM protocol details', () => {
     expect(error?.status).to.equal(413);
     expect((await store.read('ns', 'corp')).users).to.deep.equal([]);
   });
+  it('refuses a body nested thousands of levels deep with 400 invalidSyntax, not a 500', async () => {
+    const token = await h.token('team', 'corp');
+    for (const body of ['{"a":'.repeat(100_000) + '1' + '}'.repeat(100_000), '{"userName":' + '['.repeat(50_000) + ']'.repeat(50_000) + '}']) {
+      const res = await fetch(h.baseUrl('team', 'corp') + '/Users', { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/scim+json' }, body });
+      expect(res.status).to.equal(400);
+      expect(await res.json()).to.include({ status: '400', scimType: 'invalidSyntax' });
+    }
+    // Nesting within the limit, with brackets inside strings that must not count, is still read.
+    const ok = await scim('POST', '/Users', { userName: 'brackets[{@example.com', name: { givenName: '}}]]' } });
+    expect(ok.status).to.equal(201);
+  });
+  it('answers a request line over the size limit with a SCIM error body too', async () => {
+    const res = await fetch(h.baseUrl('team', 'corp') + '/Users?filter=' + 'x'.repeat(100_000), { headers: { authorization: `Bearer ${await h.token('team', 'corp')}` } });
+    expect(res.status).to.equal(431);
+    expect(await res.json()).to.include({ status: '431' });
+  });
 });

@@ -1,0 +1,141 @@
+// Leader failover with two `idpsync run --leader-elect` replicas, each talking to the apiserver
+// through its own recording proxy, so the writes of each replica are known from the wire. The leader
+// is SIGKILLed: the other takes over within the Lease's term and syncs, and the two never both write.
+// Then a 30-second apiserver outage: the leader cannot renew, gives up after the renew deadline and
+// exits (the client-go design: a leader that cannot prove it leads must stop writing); the replica
+// that is left takes the Lease once the apiserver is back and converges.
+import { CoordinationV1Api } from '@kubernetes/client-node';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { expect } from 'chai';
+import { GoogleWorkspaceEmulator } from '../emulators/google/emulator.js';
+import { loadFixture } from '../emulators/fixture.js';
+import type { User } from '../../src/api/v1alpha1/index.js';
+import { OPERATOR_NAMESPACE, adminKubeConfig, countingKubeConfig, newNamespace, operatorKubeConfig, waitFor, type CountingClient } from '../e2e/harness/index.js';
+import { createDirectory, syncNow, users, waitForCondition } from '../e2e/support/operator.js';
+import { runOperator, type OperatorProcess } from './support/operator-process.js';
+import { TcpGate } from './support/tcp-gate.js';
+import { report } from './support/report.js';
+
+const FILE = 'failover.e2e.ts';
+const SEED = new URL('../fixtures/seed-example.yaml', import.meta.url).pathname;
+const LEASE_SECONDS = 15;
+const RETRY_SECONDS = 2;
+const OUTAGE_MS = 30_000;
+const IDPSYNC_WRITE = /^\/apis\/idpsync\.io\//;
+
+interface Replica {
+  name: string;
+  wire: CountingClient;
+  gate: TcpGate;
+  op: OperatorProcess;
+}
+
+async function leaseHolder(): Promise<string | undefined> {
+  const lease = await adminKubeConfig().makeApiClient(CoordinationV1Api).readNamespacedLease({ namespace: OPERATOR_NAMESPACE, name: 'idpsync-operator' });
+  return lease.spec?.holderIdentity || undefined;
+}
+
+describe('leader failover and an apiserver outage', function () {
+  this.timeout(6 * 60_000);
+  const idp = new GoogleWorkspaceEmulator(loadFixture(SEED));
+  const replicas: Replica[] = [];
+  let ns: string;
+
+  async function startReplica(name: string): Promise<Replica> {
+    const wire = await countingKubeConfig(await operatorKubeConfig());
+    const port = Number(new URL(wire.proxy.url).port);
+    const gate = await TcpGate.start({ host: '127.0.0.1', port });
+    const path = wire.kubeconfigPath.replace(/\.kubeconfig$/, `-gate-${gate.port}.kubeconfig`);
+    writeFileSync(path, readFileSync(wire.kubeconfigPath, 'utf8').replace(wire.proxy.url, `https://127.0.0.1:${gate.port}`), { mode: 0o600 });
+    const op = await runOperator({ kubeconfig: path, namespace: ns, leaderElect: true, leaderElectionNamespace: OPERATOR_NAMESPACE });
+    const replica = { name, wire, gate, op };
+    replicas.push(replica);
+    return replica;
+  }
+
+  const writesOf = (r: Replica) => r.wire.writes(IDPSYNC_WRITE).map((w) => w.at.getTime());
+
+  before(async () => {
+    ns = await newNamespace('failover');
+    await idp.start();
+    await createDirectory(ns, 'corp', idp.connection());
+  });
+
+  after(async () => {
+    for (const r of replicas) {
+      await r.op.kill('SIGKILL');
+      await r.gate.close();
+      await r.wire.close();
+    }
+    await idp.stop();
+  });
+
+  it('hands over within the Lease term when the leader is killed, never with two writers', async () => {
+    const a = await startReplica('a');
+    await waitFor(() => leaseHolder().catch(() => undefined), { timeoutMs: 60_000, what: 'replica a to take the Lease' });
+    await waitForCondition(ns, 'corp', 'Ready', 'True', 90_000);
+    const b = await startReplica('b');
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${b.op.port}/readyz`).then((r) => r.status, () => 0)) === 200, { timeoutMs: 60_000, what: 'replica b ready' });
+    await syncNow(ns, 'corp');
+    expect(writesOf(b), 'writes by the replica that does not lead').to.deep.equal([]);
+
+    const oldHolder = await leaseHolder();
+    const killedAt = Date.now();
+    a.op.child.kill('SIGKILL');
+    await a.op.exited;
+    idp.directory.users.find((u) => u.login === 'bob@company.com')!.state = 'suspended';
+    const leaseTakenAt = await waitFor(async () => ((await leaseHolder()) !== oldHolder ? Date.now() : undefined), { timeoutMs: 60_000, intervalMs: 100, what: 'b to take the Lease' });
+    await syncNow(ns, 'corp', 90_000);
+    const takeoverMs = Math.min(...writesOf(b)) - killedAt;
+    await waitFor(async () => (await users(ns)).find((u: User) => u.spec.login === 'bob@company.com')?.spec.state === 'Suspended', { timeoutMs: 30_000, what: 'bob suspended by b' });
+    const lastOfA = Math.max(...writesOf(a));
+    const firstOfB = Math.min(...writesOf(b));
+    report('leader failover (SIGKILL)', {
+      'Lease taken over s after the kill': (leaseTakenAt - killedAt) / 1000,
+      'takeover s (kill → first write by the new leader)': takeoverMs / 1000,
+      'Lease duration s': LEASE_SECONDS,
+      'writes by a': writesOf(a).length,
+      'writes by b': writesOf(b).length,
+      'overlapping writers': lastOfA < firstOfB ? 0 : 1,
+    }, FILE);
+    expect(lastOfA, 'the old leader\'s last write precedes the new leader\'s first').to.be.lessThan(firstOfB);
+    // The Lease is free LEASE_SECONDS after the dead leader's last renewal; a candidate retries every RETRY_SECONDS.
+    expect((leaseTakenAt - killedAt) / 1000, 'seconds from kill to the new leader holding the Lease').to.be.at.most(LEASE_SECONDS + RETRY_SECONDS + 2);
+  });
+
+  it('survives a 30-second apiserver outage: the leader exits after the renew deadline, the other replica converges', async () => {
+    const b = replicas.find((r) => r.name === 'b')!;
+    const c = await startReplica('c');
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${c.op.port}/readyz`).then((r) => r.status, () => 0)) === 200, { timeoutMs: 60_000, what: 'replica c ready' });
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(writesOf(c), 'writes by c while b leads').to.deep.equal([]);
+
+    const outageAt = Date.now();
+    for (const r of [b, c]) r.gate.block();
+    let bExitedAt: number | undefined;
+    void b.op.exited.then(() => (bExitedAt = Date.now()));
+    idp.directory.users.push({ id: 'u-during', login: 'during@company.com', email: 'during@company.com', firstName: 'During', lastName: 'Outage', state: 'active' });
+    idp.directory.groups.find((g) => g.name === 'Engineering')!.members!.push('u-during');
+    await new Promise((r) => setTimeout(r, OUTAGE_MS));
+    const bExitCode = b.op.child.exitCode;
+    for (const r of [b, c]) r.gate.open();
+    const restoredAt = Date.now();
+    await syncNow(ns, 'corp', 120_000);
+    const converged = await waitFor(async () => ((await users(ns)).some((u) => u.spec.login === 'during@company.com') ? Date.now() : undefined), {
+      timeoutMs: 60_000,
+      what: 'the person added during the outage to be written',
+    });
+    const lastOfB = Math.max(...writesOf(b));
+    const firstOfC = Math.min(...writesOf(c));
+    report('apiserver outage (30 s)', {
+      'leader exited after s': bExitedAt ? (bExitedAt - outageAt) / 1000 : 'did not exit',
+      'leader exit code': String(bExitCode),
+      'converged s after the apiserver returned': (converged - restoredAt) / 1000,
+      'overlapping writers': lastOfB < firstOfC ? 0 : 1,
+    }, FILE);
+    console.log(`    b's last log lines: ${b.op.output().trim().split('\n').slice(-2).join('\n    ')}`);
+    expect(bExitedAt, 'the leader gave up and exited during the outage').to.not.equal(undefined);
+    expect(lastOfB).to.be.lessThan(firstOfC);
+    expect(c.op.alive(), 'the replica that was left is still running').to.equal(true);
+  });
+});
