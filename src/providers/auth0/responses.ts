@@ -1,42 +1,13 @@
 // How Auth0 signals rate limits and errors, as hooks for IdpHttpClient.
 import { TransientError, type IdpSyncError } from '../../errors.js';
+import { BudgetHeaders } from '../budget-headers.js';
 import { parseRetryAfter } from '../../util/http.js';
 
-/** Pause before a 429 when fewer than this share of the bucket's requests are left. */
-export const LOW_BUDGET_SHARE = 0.1;
-/** Never pause longer than this on the strength of a header (a wrong clock or header must not stall a sync for long). */
-const MAX_PAUSE_MS = 5 * 60_000;
+const budget = new BudgetHeaders('x-ratelimit-');
 
-interface RateLimit {
-  limit: number;
-  remaining: number;
-  /** When the bucket has refilled, ms since the epoch (Auth0 sends Unix seconds). */
-  resetAt: number;
-}
-
-/** X-RateLimit-Limit, -Remaining and -Reset, which Auth0 sends with every Management API answer. */
-export function readRateLimit(headers: Headers): RateLimit | undefined {
-  const limit = Number(headers.get('x-ratelimit-limit') ?? NaN);
-  const remaining = Number(headers.get('x-ratelimit-remaining') ?? NaN);
-  const reset = Number(headers.get('x-ratelimit-reset') ?? NaN);
-  if (![limit, remaining, reset].every(Number.isFinite) || limit <= 0) return undefined;
-  return { limit, remaining, resetAt: reset * 1000 };
-}
-
-function untilReset(resetAt: number, now: number): number {
-  return Math.min(MAX_PAUSE_MS, Math.max(0, resetAt - now));
-}
-
-/**
- * The Management API's bucket is shared with everything else that calls the tenant (the dashboard,
- * Actions, other integrations), so the read stops when the bucket runs low instead of emptying it,
- * and waits for the reset. `inFlight` requests may already be on their way, so that many are kept back.
- */
+/** Pauses before a 429 when the tenant's shared budget runs low (see budget-headers.ts). */
 export function pauseFromHeaders(headers: Headers, now: number, inFlight = 1): number | undefined {
-  const rl = readRateLimit(headers);
-  if (!rl) return undefined;
-  const floor = Math.max(inFlight, Math.ceil(rl.limit * LOW_BUDGET_SHARE));
-  return rl.remaining < floor ? untilReset(rl.resetAt, now) : undefined;
+  return budget.pauseFromHeaders(headers, now, inFlight);
 }
 
 /** `{"statusCode":403,"error":"Forbidden","message":"Insufficient scope, expected any of: read:users","errorCode":"insufficient_scope"}` */
@@ -60,9 +31,9 @@ export function expectedScopes(body: unknown): string[] {
 /** A 429 carries no Retry-After as a rule; X-RateLimit-Reset says when the bucket has refilled. */
 export function classify(status: number, body: unknown, headers: Headers, where: string, now = Date.now()): IdpSyncError | undefined {
   if (status !== 429) return undefined;
-  const rl = readRateLimit(headers);
-  const retryAfterMs = parseRetryAfter(headers.get('retry-after'), now) ?? (rl ? untilReset(rl.resetAt, now) : undefined);
+  const retryAfterMs = parseRetryAfter(headers.get('retry-after'), now) ?? budget.untilReset(headers, now);
   const text = errorText(body);
+  const rl = budget.read(headers);
   return new TransientError(
     'RateLimited',
     `Auth0: ${where} answered 429${text ? `: ${text}` : ''}${rl ? ` (limit ${rl.limit}, resets at ${new Date(rl.resetAt).toISOString()})` : ''}`,
