@@ -3,9 +3,9 @@
 import * as oidc from 'openid-client';
 import { StallError } from '../../errors.js';
 import { type IdpHttpClient } from '../http.js';
-import { isLoopbackUrl } from '../../util/http.js';
 import { tokenEndpointError } from '../oauth-errors.js';
 import type { IssuedToken } from '../token.js';
+import { tokenClient } from '../oauth-client.js';
 
 export interface Auth0Endpoints {
   /** {base}/ — Auth0's issuer ends with a slash. */
@@ -42,14 +42,7 @@ export interface ClientCredentials {
 
 /** Issues tokens; each carries the scopes Auth0 granted (its client grant's scopes). */
 export function createTokenIssuer(urls: Auth0Endpoints, client: ClientCredentials, http: IdpHttpClient): () => Promise<IssuedToken & { scopes: string[] }> {
-  const config = new oidc.Configuration(
-    { issuer: urls.issuer, token_endpoint: urls.tokenUrl.href },
-    client.clientId,
-    {},
-    oidc.ClientSecretPost(client.clientSecret),
-  );
-  config[oidc.customFetch] = http.fetch;
-  if (client.allowInsecureLoopback && isLoopbackUrl(urls.tokenUrl)) oidc.allowInsecureRequests(config);
+  const config = tokenClient({ ...urls, allowInsecureLoopback: client.allowInsecureLoopback }, client.clientId, oidc.ClientSecretPost(client.clientSecret), http);
   return async () => {
     try {
       const token = await oidc.clientCredentialsGrant(config, { audience: urls.audience });

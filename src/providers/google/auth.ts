@@ -6,8 +6,8 @@ import { importPKCS8, SignJWT } from 'jose';
 import { StallError, type IdpSyncError } from '../../errors.js';
 import { tokenEndpointError } from '../oauth-errors.js';
 import { type IdpHttpClient } from '../http.js';
-import { isLoopbackUrl } from '../../util/http.js';
 import type { IssuedToken } from '../token.js';
+import { tokenClient } from '../oauth-client.js';
 
 export const DEFAULT_TOKEN_URL = 'https://oauth2.googleapis.com/token';
 const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
@@ -156,14 +156,7 @@ export class DelegatedTokenIssuer {
     if (this.config) return this.config;
     const { key, tokenUrl, allowInsecureLoopback } = this.settings;
     // No discovery: Google's token endpoint is fixed, and the client proves itself with the assertion.
-    const config = new oidc.Configuration(
-      { issuer: 'https://accounts.google.com', token_endpoint: tokenUrl.href },
-      key.client_id ?? key.client_email,
-      {},
-      oidc.None(),
-    );
-    config[oidc.customFetch] = this.http.fetch;
-    if (allowInsecureLoopback && isLoopbackUrl(tokenUrl)) oidc.allowInsecureRequests(config);
+    const config = tokenClient({ issuer: 'https://accounts.google.com', tokenUrl, allowInsecureLoopback }, key.client_id ?? key.client_email, oidc.None(), this.http);
     this.config = config;
     return config;
   }

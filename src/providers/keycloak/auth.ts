@@ -3,9 +3,9 @@
 import * as oidc from 'openid-client';
 import { StallError } from '../../errors.js';
 import { type IdpHttpClient } from '../http.js';
-import { isLoopbackUrl } from '../../util/http.js';
 import { tokenEndpointError } from '../oauth-errors.js';
 import type { IssuedToken } from '../token.js';
+import { tokenClient } from '../oauth-client.js';
 
 export interface KeycloakEndpoints {
   /** {base}/realms/{realm} */
@@ -35,14 +35,7 @@ export interface ClientCredentials {
 }
 
 export function createTokenIssuer(urls: KeycloakEndpoints, client: ClientCredentials, http: IdpHttpClient): () => Promise<IssuedToken> {
-  const config = new oidc.Configuration(
-    { issuer: urls.issuer, token_endpoint: urls.tokenUrl.href },
-    client.clientId,
-    {},
-    oidc.ClientSecretPost(client.clientSecret),
-  );
-  config[oidc.customFetch] = http.fetch;
-  if (client.allowInsecureLoopback && isLoopbackUrl(urls.tokenUrl)) oidc.allowInsecureRequests(config);
+  const config = tokenClient({ ...urls, allowInsecureLoopback: client.allowInsecureLoopback }, client.clientId, oidc.ClientSecretPost(client.clientSecret), http);
   return async () => {
     try {
       const token = await oidc.clientCredentialsGrant(config);

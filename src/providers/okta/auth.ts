@@ -6,8 +6,8 @@ import { importJWK, type JWK } from 'jose';
 import { StallError, type IdpSyncError } from '../../errors.js';
 import { tokenEndpointError } from '../oauth-errors.js';
 import { type IdpHttpClient } from '../http.js';
-import { isLoopbackUrl } from '../../util/http.js';
 import { TokenCache } from '../token.js';
+import { tokenClient } from '../oauth-client.js';
 
 export interface OktaAuthorizer {
   /** "Bearer …" or "SSWS …". */
@@ -101,20 +101,15 @@ export class OAuthAuthorizer implements OktaAuthorizer {
   private async configure(): Promise<oidc.Configuration> {
     const { key, kid } = await importPrivateKey(this.privateKey, this.settings.keyId);
     const tokenUrl = this.tokenUrl;
-    const config = new oidc.Configuration(
-      { issuer: this.settings.baseUrl.origin, token_endpoint: tokenUrl },
-      this.settings.clientId,
-      {},
-      oidc.PrivateKeyJwt(key, {
-        ...(kid ? { kid } : {}),
-        // Okta wants the token endpoint itself as the audience, not the issuer.
-        [oidc.modifyAssertion]: (_header, payload) => {
-          payload.aud = tokenUrl;
-        },
-      }),
-    );
-    config[oidc.customFetch] = this.http.fetch;
-    if (this.settings.allowInsecureLoopback && isLoopbackUrl(new URL(tokenUrl))) oidc.allowInsecureRequests(config);
+    const auth = oidc.PrivateKeyJwt(key, {
+      ...(kid ? { kid } : {}),
+      // Okta wants the token endpoint itself as the audience, not the issuer.
+      [oidc.modifyAssertion]: (_header, payload) => {
+        payload.aud = tokenUrl;
+      },
+    });
+    const endpoint = { issuer: this.settings.baseUrl.origin, tokenUrl: new URL(tokenUrl), allowInsecureLoopback: this.settings.allowInsecureLoopback };
+    const config = tokenClient(endpoint, this.settings.clientId, auth, this.http);
     return config;
   }
 }

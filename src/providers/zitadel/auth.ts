@@ -7,9 +7,9 @@ import * as oidc from 'openid-client';
 import { SignJWT } from 'jose';
 import { StallError, type IdpSyncError } from '../../errors.js';
 import { type IdpHttpClient } from '../http.js';
-import { isLoopbackUrl } from '../../util/http.js';
 import { tokenEndpointError } from '../oauth-errors.js';
 import { TokenCache, type IssuedToken } from '../token.js';
+import { tokenClient } from '../oauth-client.js';
 
 export const API_AUDIENCE_SCOPE = 'urn:zitadel:iam:org:project:id:zitadel:aud';
 export const DEFAULT_SCOPE = `openid ${API_AUDIENCE_SCOPE}`;
@@ -118,9 +118,7 @@ export function issuerOf(base: URL): string {
 
 export function createJwtProfileIssuer(settings: JwtProfileSettings, http: IdpHttpClient): () => Promise<IssuedToken> {
   let signingKey: KeyObject | undefined;
-  const config = new oidc.Configuration({ issuer: settings.issuer, token_endpoint: settings.tokenUrl.href }, settings.key.userId, {}, oidc.None());
-  config[oidc.customFetch] = http.fetch;
-  if (settings.allowInsecureLoopback && isLoopbackUrl(settings.tokenUrl)) oidc.allowInsecureRequests(config);
+  const config = tokenClient(settings, settings.key.userId, oidc.None(), http);
 
   return async () => {
     signingKey ??= privateKey(settings.key.key);
