@@ -16,6 +16,13 @@ export interface RecordedRequest {
   at: Date;
 }
 
+export interface InjectedAnswer {
+  status: number;
+  headers?: Record<string, string>;
+  /** A metav1.Status, as the apiserver sends with an error. */
+  body: unknown;
+}
+
 export const WRITE_METHODS: ReadonlySet<string> = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 export interface ProxyOptions {
@@ -56,6 +63,11 @@ export class CountingProxy {
    * here (SIGKILL) so that a write has landed but its writer never learns it did.
    */
   beforeResponse?: (request: RecordedRequest) => void;
+  /**
+   * Called before a request is forwarded: a returned answer is sent instead of the apiserver's, as an
+   * apiserver in trouble would answer (429 from API Priority and Fairness, 409, 410 Gone on a watch).
+   */
+  answerInstead?: (request: RecordedRequest) => InjectedAnswer | undefined;
   private readonly watches = new Set<Exchange>();
   private readonly sockets = new Set<Socket>();
 
@@ -130,6 +142,14 @@ export class CountingProxy {
       at: new Date(),
     };
     this.requests.push(record);
+    const injected = this.answerInstead?.(record);
+    if (injected) {
+      record.status = injected.status;
+      req.resume();
+      res.writeHead(injected.status, { 'content-type': 'application/json', ...injected.headers });
+      res.end(JSON.stringify(injected.body));
+      return;
+    }
 
     const headers = forwardable(req.headers);
     headers.host = target.host;
