@@ -150,6 +150,9 @@ export class ScimServer {
         reply = { status: 500, body: new ScimError(500, 'the request could not be completed; try again').body() };
       }
     }
+    // A client still uploading a body that is too large reads the 413 only if the connection is not torn
+    // down under it: the rest is read and discarded first (the request timeout bounds how long that takes).
+    if (reply.status === 413 && !req.complete) await discardRest(req);
     // The client left, or node already answered (a request timeout): nobody is listening.
     if (res.headersSent || res.destroyed || req.socket.destroyed) return;
     const headers: Record<string, string> = { ...reply.headers };
@@ -379,6 +382,14 @@ async function readJson(req: IncomingMessage, maxBytes: number): Promise<Json> {
   }
   if (!body || typeof body !== 'object' || Array.isArray(body)) throw new ScimError(400, 'the request body must be a JSON object', 'invalidSyntax');
   return body as Json;
+}
+
+function discardRest(req: IncomingMessage): Promise<void> {
+  return new Promise((resolve) => {
+    req.once('end', resolve);
+    req.once('close', resolve);
+    req.resume();
+  });
 }
 
 /** The body, refused past maxBytes without tearing the connection down, so the client reads the 413. */
