@@ -230,8 +230,9 @@ export class DirectorySyncReconciler {
 
     if (outcome.kind === 'failed') {
       if (outcome.error instanceof StallError) {
-        const secretRv = (await this.deps.kube.getSecret(namespace, ds.spec.credentialsRef.name).catch(() => undefined))?.metadata?.resourceVersion;
-        this.stalledAt.set(key, fingerprintOf(ds, secretRv ?? ''));
+        // The Secret version this reconcile read, not one read now: a Secret created or changed while it
+        // ran (a SCIM token, a rotation) must start the next sync rather than be taken as already failed.
+        this.stalledAt.set(key, fingerprintOf(ds, this.secretVersions.get(key) ?? ''));
         return { stalled: true, recheckAfterMs: STALL_RECHECK_MS };
       }
       throw outcome.error;

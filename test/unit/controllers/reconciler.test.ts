@@ -582,6 +582,28 @@ describe('controllers/directorysync reconciler (in-memory apiserver)', () => {
     });
   });
 
+  describe('a credentials Secret that appears while a reconcile fails for its absence', () => {
+    it('syncs on the next reconcile instead of taking the new Secret as already failed', async () => {
+      const rig = new Rig(team());
+      await rig.kube.deleteSecret(NS, 'okta');
+      const applyStatus = rig.kube.applyStatus.bind(rig.kube);
+      let created = false;
+      // The Secret is created (as the SCIM server creates its token) after the reconcile found it missing.
+      rig.kube.applyStatus = async (...args: Parameters<typeof applyStatus>) => {
+        if (!created && args[0] === 'DirectorySync' && (args[3] as { conditions?: { reason?: string }[] }).conditions?.some((c) => c.reason === 'SecretNotFound')) {
+          created = true;
+          rig.kube.seedSecret(NS, 'okta', { apiToken: '00abcdefghijklmnopqrstuvwxyz' });
+        }
+        return applyStatus(...args);
+      };
+      const p = rig.process();
+      expect(await p.reconcile()).to.include({ stalled: true });
+      expect(created).to.equal(true);
+      expect(await p.reconcile()).to.have.property('requeueAfterMs');
+      expect(rig.users().length).to.be.greaterThan(0);
+    });
+  });
+
   describe('a listing that outlasts the fetch timeout', () => {
     it('is a Timeout of the IdP that changes nothing, not an internal error', async () => {
       const rig = new Rig(team());
