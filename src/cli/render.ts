@@ -5,12 +5,12 @@
 import { readFileSync } from 'node:fs';
 import { parseAllDocuments, stringify } from 'yaml';
 import type { V1OwnerReference, V1Secret } from '@kubernetes/client-node';
-import { API_VERSION, LABELS, type DirectorySync, type Group, type Policy, type User } from '../api/v1alpha1/index.js';
+import { API_VERSION, type DirectorySync, type User } from '../api/v1alpha1/index.js';
 import { decide, type Plan } from '../directory/decide.js';
 import { secretData, type KubeApi } from '../kube/client.js';
 import { DRIVERS } from '../providers/registry.js';
 import { createDriver } from '../providers/context.js';
-import { groupApplyBody, policyApplyBody, userApplyBody } from '../controllers/directorysync/apply.js';
+import { groupApplyBody, listDirectoryObjects, policyApplyBody, userApplyBody, type DirectoryObjects } from '../controllers/directorysync/apply.js';
 import { credentialKeyIn, credentialLeakError } from '../providers/credential-errors.js';
 import type { VerifyResult } from '../providers/types.js';
 
@@ -19,11 +19,7 @@ export interface RenderInput {
   secretData: Record<string, string>;
 }
 
-export interface ExistingObjects {
-  users: User[];
-  groups: Group[];
-  policies: Policy[];
-}
+export type ExistingObjects = DirectoryObjects;
 
 export interface RenderResult {
   plan: Plan;
@@ -41,17 +37,6 @@ export function readRenderInput(files: string[]): RenderInput {
   if (!secret) throw new Error(`no Secret named ${ds.spec?.credentialsRef?.name} found in the given files`);
   ds.metadata.namespace ??= secret.metadata?.namespace ?? 'default';
   return { directorySync: ds, secretData: secretData(secret) };
-}
-
-/** The objects of the directory in the cluster, listed as a sync lists them. */
-export async function listExisting(kube: KubeApi, ds: DirectorySync): Promise<ExistingObjects> {
-  const { namespace, name } = ds.metadata as { namespace: string; name: string };
-  const [users, groups, policies] = await Promise.all([
-    kube.listOwned<User>('User', namespace, name),
-    kube.listOwned<Group>('Group', namespace, name),
-    kube.list<Policy>('Policy', namespace, `${LABELS.directory}=${name},${LABELS.policyRule}`),
-  ]);
-  return { users, groups, policies };
 }
 
 export interface RenderOptions {
@@ -75,7 +60,7 @@ export async function render(input: RenderInput, options: RenderOptions = {}): P
   try {
     const verify = options.verify ? redactVerify(await guarded(() => driver.verify({ syncOrgUnits: ds.spec.syncOrgUnits ?? false })), input.secretData, secretName) : undefined;
     if (verify) options.onVerify?.(verify);
-    const existing = options.cluster ? await listExisting(options.cluster, ds) : undefined;
+    const existing = options.cluster ? await listDirectoryObjects(options.cluster, ds.metadata.namespace!, ds.metadata.name!) : undefined;
     const snapshot = await guarded(() => driver.fetch({ syncOrgUnits: ds.spec.syncOrgUnits ?? false }));
     const plan = decide({
       directory: { name: ds.metadata.name!, namespace: ds.metadata.namespace!, annotations: ds.metadata.annotations ?? {}, spec: ds.spec },

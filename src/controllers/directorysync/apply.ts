@@ -3,7 +3,7 @@
 // that is not the object's own, no further write starts, the writes already started are awaited, and
 // the failure is reported with how far the plan got. An object the apiserver refuses for what it is
 // (400/422: a schema or CEL rule) is skipped and named; it never holds back the rest of the directory.
-import { LABELS, type DirectorySync, type Group, type User } from '../../api/v1alpha1/index.js';
+import { LABELS, type DirectorySync, type Group, type Policy, type User } from '../../api/v1alpha1/index.js';
 import type { GroupWrite, Plan, UserWrite } from '../../directory/decide.js';
 import type { PolicyWrite } from '../../directory/policies.js';
 import { idHash } from '../../directory/naming.js';
@@ -37,6 +37,23 @@ export class ApplyStopped extends Error {
   ) {
     super(`${failure.message} (applied ${done} of ${planned} planned writes; the next sync continues from there)`);
   }
+}
+
+/** What a directory has in the cluster: its Users and Groups, and the Policies its spec.policies wrote. */
+export interface DirectoryObjects {
+  users: User[];
+  groups: Group[];
+  policies: Policy[];
+}
+
+/** Lists a directory's objects, as a sync compares them with the IdP (and `idpsync render --kubeconfig` does too). */
+export async function listDirectoryObjects(kube: KubeApi, namespace: string, name: string): Promise<DirectoryObjects> {
+  const [users, groups, policies] = await Promise.all([
+    kube.listOwned<User>('User', namespace, name),
+    kube.listOwned<Group>('Group', namespace, name),
+    kube.list<Policy>('Policy', namespace, `${LABELS.directory}=${name},${LABELS.policyRule}`),
+  ]);
+  return { users, groups, policies };
 }
 
 /** The metadata every object a directory writes carries. */

@@ -9,7 +9,6 @@ import {
   type DirectorySync,
   type DirectorySyncStatus,
   type Group,
-  type Policy,
   type User,
 } from '../../api/v1alpha1/index.js';
 import { decide, type PlannedEvent } from '../../directory/decide.js';
@@ -25,7 +24,7 @@ import { generateSigningKey, publicKeyOf } from '../keypair.js';
 import { nextStatus, progressingStatus, type Outcome } from './status.js';
 import { directoryOwnerRef } from '../owners.js';
 import { webhookTargets, type RevocationNotifier } from './notifications.js';
-import { ApplyStopped, applyPlan, type ApplyResult, type RejectedObject } from './apply.js';
+import { ApplyStopped, applyPlan, listDirectoryObjects, type ApplyResult, type RejectedObject } from './apply.js';
 import { RevocationSignals, type SignalEventSink } from './signals.js';
 
 export type EventSink = SignalEventSink;
@@ -172,12 +171,8 @@ export class DirectorySyncReconciler {
         if (!fetchTimeout.aborted || this.stopping.signal.aborted) throw err;
         throw new TransientError('Timeout', `the IdP did not finish the listing within ${fetchTimeoutMs >= 1000 ? `${Math.round(fetchTimeoutMs / 1000)} s` : `${fetchTimeoutMs} ms`}; nothing was changed`, { cause: err });
       });
-      const [existingUsers, existingGroups, existingPolicies] = await cluster('listing the objects of this directory', () =>
-        Promise.all([
-          this.deps.kube.listOwned<User>('User', namespace, name),
-          this.deps.kube.listOwned<Group>('Group', namespace, name),
-          this.deps.kube.list<Policy>('Policy', namespace, `${LABELS.directory}=${name},${LABELS.policyRule}`),
-        ]),
+      const { users: existingUsers, groups: existingGroups, policies: existingPolicies } = await cluster('listing the objects of this directory', () =>
+        listDirectoryObjects(this.deps.kube, namespace, name),
       );
       const plan = decide({
         directory: { name, namespace, annotations: ds.metadata.annotations ?? {}, spec: ds.spec },
