@@ -8,7 +8,7 @@
 // Run: npm run bench -- --e2e [--users 10000] [--groups 1000] [--operator-source DIR]
 //   --operator-source runs the operator from another checkout's src/ (e.g. an export of an older commit).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -27,6 +27,8 @@ const flag = (name: string, fallback: string): string => (args.includes(name) ? 
 const USERS = Number(flag('--users', '10000'));
 const GROUPS = Number(flag('--groups', '1000'));
 const SOURCE = resolve(flag('--operator-source', fileURLToPath(new URL('..', import.meta.url))));
+/** Runs the operator as `npm run build` compiled it (dist/), as the image does, instead of under the tsx loader. */
+const COMPILED = args.includes('--compiled');
 const WRITE_CONCURRENCY = 8;
 const SYNC_TIMEOUT_MS = 90 * 60_000;
 
@@ -101,10 +103,11 @@ async function main(): Promise<void> {
 }
 
 function spawnOperator(namespace: string, kubeconfig: string, metricsPort: number): ChildProcess {
-  const cli = join(SOURCE, 'src/cli/main.ts');
+  const cli = join(SOURCE, COMPILED ? 'dist/src/cli/main.js' : 'src/cli/main.ts');
+  if (COMPILED && !existsSync(cli)) throw new Error(`${cli} does not exist: run npm run build in ${SOURCE} first`);
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', cli, 'run', '--kubeconfig', kubeconfig, '--namespace', namespace, '--metrics-bind-address', `127.0.0.1:${metricsPort}`, '--log-level', 'warn'],
+    [...(COMPILED ? [] : ['--import', 'tsx']), cli, 'run', '--kubeconfig', kubeconfig, '--namespace', namespace, '--metrics-bind-address', `127.0.0.1:${metricsPort}`, '--log-level', 'warn'],
     { cwd: SOURCE, stdio: ['ignore', 'inherit', 'inherit'] },
   );
   child.on('exit', (code, signal) => {

@@ -31,6 +31,7 @@ import { LeaderElector, coordinationLeaseClient, defaultIdentity } from '../runt
 import { HealthServer } from '../runtime/server.js';
 import { Shutdown } from '../runtime/shutdown.js';
 import { workersRunning } from '../runtime/workqueue.js';
+import { OwnedObjects } from './directorysync/owned-objects.js';
 import { startScim, type RunningScim } from '../scim/operator.js';
 import type { ScimLimits } from '../scim/limits.js';
 
@@ -69,6 +70,8 @@ export interface RunningOperator {
   reconciler: DirectorySyncReconciler;
   policies: PolicyController;
   notifier: Notifier;
+  /** The watched cache of the Users and Groups the operator owns. */
+  owned: OwnedObjects;
   /** The SCIM server, when scimAddress was given. */
   scim?: RunningScim;
   stop(): Promise<void>;
@@ -161,8 +164,10 @@ export function startOperator(options: OperatorOptions & { events: EventSink; sc
   const scim = options.scim ?? ownScim;
   const policyReconciler = new PolicyReconciler({ kube, events: options.events, now });
   const policies = new PolicyController({ kubeConfig, kube, reconciler: policyReconciler, logger, namespace: options.namespace, workers: options.workers, notifier, now });
+  // Users and Groups are read from a watched cache rather than listed on every sync.
+  const owned = new OwnedObjects({ kubeConfig, kube, namespace: options.namespace, logger, onUserEdited: (key) => late.controller?.userEdited(key) });
   const reconciler = new DirectorySyncReconciler({
-    kube,
+    kube: owned.kube,
     drivers: scim ? driversWithScim(scim.backend) : DRIVERS,
     events: options.events,
     log: logger,
@@ -176,9 +181,10 @@ export function startOperator(options: OperatorOptions & { events: EventSink; sc
     confirmAfterMs: options.confirmAfterMs,
   });
   late.reconciler = reconciler;
-  const controller = new DirectorySyncController({ kubeConfig, kube, reconciler, logger, namespace: options.namespace, workers: options.workers, secretCheckMs: options.secretCheckMs });
+  const controller = new DirectorySyncController({ kubeConfig, kube, reconciler, logger, namespace: options.namespace, workers: options.workers, secretCheckMs: options.secretCheckMs, watchHandEdits: false });
   late.controller = controller;
   scim?.lead({ informer: controller.informer, enqueue: (key) => controller.runtime.enqueue(key) });
+  owned.start();
   controller.start();
   policies.start();
   return {
@@ -186,12 +192,14 @@ export function startOperator(options: OperatorOptions & { events: EventSink; sc
     reconciler,
     policies,
     notifier,
+    owned,
     scim,
     stop: async () => {
       if (ownScim) await ownScim.stop();
       else scim?.stopLeading();
       reconciler.stop();
       await Promise.all([controller.stop(), policies.stop()]);
+      owned.stop();
       await notifier.stop();
       kube.close();
     },

@@ -24,6 +24,8 @@ export interface ControllerOptions {
   workers?: number;
   /** How often each directory's credentials Secret is checked for a new version. Default 30 s. */
   secretCheckMs?: number;
+  /** Watch Users for edits by others here; false when the owned-object cache reports them instead. */
+  watchHandEdits?: boolean;
 }
 
 /** What about an object should start a reconcile when it changes. */
@@ -35,7 +37,7 @@ function trigger(ds: DirectorySync): string {
 export class DirectorySyncController {
   readonly informer: ResilientInformer<DirectorySync>;
   readonly runtime: Controller;
-  private readonly handEdits: HandEditWatch;
+  private readonly handEdits?: HandEditWatch;
   private secretCheck?: NodeJS.Timeout;
 
   constructor(private readonly opts: ControllerOptions) {
@@ -57,28 +59,28 @@ export class DirectorySyncController {
       if (trigger(ds) !== trigger(old)) this.runtime.enqueue(objectKey(ds));
     });
     this.informer.on('delete', (ds) => this.runtime.enqueue(objectKey(ds)));
-    this.handEdits = new HandEditWatch({
-      kubeConfig: opts.kubeConfig,
-      namespace: opts.namespace,
-      log: opts.logger,
-      onEdited: (key) => {
-        opts.logger.info('a User was edited outside the operator; syncing its directory to restore it', { directory: key });
-        this.runtime.enqueue(key);
-      },
-    });
+    if (opts.watchHandEdits !== false) {
+      this.handEdits = new HandEditWatch({ kubeConfig: opts.kubeConfig, namespace: opts.namespace, log: opts.logger, onEdited: (key) => this.userEdited(key) });
+    }
+  }
+
+  /** Someone else changed what grants access on a User of this directory: sync it to put the IdP's answer back. */
+  userEdited(directoryKey: string): void {
+    this.opts.logger.info('a User was edited outside the operator; syncing its directory to restore it', { directory: directoryKey });
+    this.runtime.enqueue(directoryKey);
   }
 
   start(): void {
     this.informer.start();
     this.runtime.start();
-    this.handEdits.start();
+    this.handEdits?.start();
     this.secretCheck = setInterval(() => void this.checkSecrets(), this.opts.secretCheckMs ?? 30_000);
     this.secretCheck.unref();
   }
 
   async stop(): Promise<void> {
     clearInterval(this.secretCheck);
-    this.handEdits.stop();
+    this.handEdits?.stop();
     await this.informer.stop();
     await this.runtime.stop();
   }

@@ -1,0 +1,127 @@
+// The Users and Groups the operator owns, kept in memory by a list+watch instead of listed again on every
+// sync: at 100,000 people a listing moved about half a gigabyte of JSON per sync, most of it managedFields.
+// The cache keeps each object without its managedFields; the operator's own writes go into it as the
+// apiserver answers them, so the next sync sees them even before their watch events arrive.
+//
+// OwnedObjects.kube wraps the operator's KubeApi: listOwned of Users and Groups reads the cache (and lists
+// directly while the cache has not loaded), and apply/delete of Users and Groups update it.
+import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { GROUP, LABELS, VERSION, type Group, type KubeObject, type User } from '../../api/v1alpha1/index.js';
+import { PLURAL, type IdpKind, type KubeApi } from '../../kube/client.js';
+import { CompactCache, type ListPage } from '../../runtime/compact-cache.js';
+import type { Logger } from '../../runtime/logger.js';
+import { editedByOthers } from './handedits.js';
+
+type Owned = User | Group;
+type CachedKind = 'User' | 'Group';
+
+export interface OwnedObjectsOptions {
+  kubeConfig: KubeConfig;
+  kube: KubeApi;
+  /** All namespaces when absent. */
+  namespace?: string;
+  logger: Logger;
+  /** A User someone other than the operator edited where it grants access ("namespace/directory"). */
+  onUserEdited?: (directoryKey: string) => void;
+  /** How long a sync waits for the first listing before it lists by itself. Default 60 s. */
+  loadTimeoutMs?: number;
+}
+
+/** An object as the cache keeps it: everything but the server-side apply bookkeeping. */
+export function withoutManagedFields<T extends Owned>(obj: T): T {
+  if (!(obj.metadata as { managedFields?: unknown }).managedFields) return obj;
+  const { managedFields: _bookkeeping, ...metadata } = obj.metadata as typeof obj.metadata & { managedFields?: unknown };
+  return { ...obj, metadata };
+}
+
+const directoryIndex = (obj: Owned) => {
+  const directory = obj.metadata?.labels?.[LABELS.directory];
+  return directory ? `${obj.metadata.namespace}/${directory}` : undefined;
+};
+
+export class OwnedObjects {
+  private readonly caches: Record<CachedKind, CompactCache<Owned>>;
+  readonly kube: KubeApi;
+
+  constructor(private readonly opts: OwnedObjectsOptions) {
+    const api = opts.kubeConfig.makeApiClient(CustomObjectsApi);
+    const scope = opts.namespace ? `/namespaces/${opts.namespace}` : '';
+    const labelSelector = `${LABELS.managedBy}=idpsync`;
+    const cacheOf = (kind: CachedKind) =>
+      new CompactCache<Owned>({
+        resource: PLURAL[kind],
+        kubeConfig: opts.kubeConfig,
+        path: `/apis/${GROUP}/${VERSION}${scope}/${PLURAL[kind]}`,
+        labelSelector,
+        listPage: async (token): Promise<ListPage<Owned>> => {
+          const request = { group: GROUP, version: VERSION, plural: PLURAL[kind], labelSelector, limit: 500, _continue: token };
+          const page = (await (opts.namespace
+            ? api.listNamespacedCustomObject({ ...request, namespace: opts.namespace })
+            : api.listClusterCustomObject(request))) as { items?: Owned[]; metadata?: { resourceVersion?: string; continue?: string } };
+          return { items: page.items ?? [], resourceVersion: page.metadata?.resourceVersion ?? '', continue: page.metadata?.continue };
+        },
+        reduce: withoutManagedFields,
+        indexKey: directoryIndex,
+        onModified:
+          kind === 'User'
+            ? (obj) => {
+                const key = directoryIndex(obj);
+                if (key && editedByOthers(obj)) opts.onUserEdited?.(key);
+              }
+            : undefined,
+        logger: opts.logger,
+      });
+    this.caches = { User: cacheOf('User'), Group: cacheOf('Group') };
+    this.kube = this.wrap(opts.kube);
+  }
+
+  start(): void {
+    this.caches.User.start();
+    this.caches.Group.start();
+  }
+
+  stop(): void {
+    this.caches.User.stop();
+    this.caches.Group.stop();
+  }
+
+  hasSynced(): boolean {
+    return this.caches.User.hasSynced() && this.caches.Group.hasSynced();
+  }
+
+  /** Objects cached, by kind (for the metrics and the benchmark). */
+  sizes(): Record<CachedKind, number> {
+    return { User: this.caches.User.size, Group: this.caches.Group.size };
+  }
+
+  private wrap(inner: KubeApi): KubeApi {
+    const cacheFor = (kind: IdpKind) => (kind === 'User' || kind === 'Group' ? this.caches[kind] : undefined);
+    const loadTimeoutMs = this.opts.loadTimeoutMs ?? 60_000;
+    return {
+      get: (...args) => inner.get(...args),
+      list: (...args) => inner.list(...args),
+      applyStatus: (...args) => inner.applyStatus(...args),
+      mergePatch: (...args) => inner.mergePatch(...args),
+      getSecret: (...args) => inner.getSecret(...args),
+      createSecret: (...args) => inner.createSecret(...args),
+      deleteSecret: (...args) => inner.deleteSecret(...args),
+      listOwned: async <T extends KubeObject<unknown, unknown>>(kind: IdpKind, namespace: string, directory: string): Promise<T[]> => {
+        const cache = cacheFor(kind);
+        if (!cache || !(await cache.waitForSync(loadTimeoutMs))) return inner.listOwned<T>(kind, namespace, directory);
+        return cache.select(`${namespace}/${directory}`) as unknown as T[];
+      },
+      apply: async <T extends KubeObject<unknown, unknown>>(kind: IdpKind, obj: Parameters<KubeApi['apply']>[1]): Promise<T> => {
+        const stored = await inner.apply<T>(kind, obj);
+        const cache = cacheFor(kind);
+        if (!cache) return stored;
+        const kept = withoutManagedFields(stored as unknown as Owned);
+        cache.stored(kept);
+        return kept as unknown as T;
+      },
+      delete: async (kind, namespace, name, propagationPolicy) => {
+        await inner.delete(kind, namespace, name, propagationPolicy);
+        cacheFor(kind)?.removed(namespace, name);
+      },
+    };
+  }
+}
