@@ -219,6 +219,7 @@ export async function runOperator(options: OperatorOptions): Promise<void> {
   let running: RunningOperator | undefined;
   server.addReadinessCheck('directorysync-informer', () => !running || running.controller.informer.hasSynced());
   server.addReadinessCheck('policy-informer', () => !running || running.policies.informer.hasSynced());
+  server.addReadinessCheck('owned-objects-cache', () => !running || running.owned.hasSynced());
   server.addReadinessCheck('workers', workersRunning(() => running && [running.controller.runtime.queue, running.policies.runtime.queue]));
   await server.listen();
   // Every replica serves SCIM, leader or not; only the reconcilers wait for leadership.

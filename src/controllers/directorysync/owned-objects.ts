@@ -23,7 +23,7 @@ export interface OwnedObjectsOptions {
   logger: Logger;
   /** A User someone other than the operator edited where it grants access ("namespace/directory"). */
   onUserEdited?: (directoryKey: string) => void;
-  /** How long a sync waits for the first listing before it lists by itself. Default 60 s. */
+  /** How long a sync waits for the first listing before it lists by itself. Default 5 min (a 100,000-person listing under load). */
   loadTimeoutMs?: number;
 }
 
@@ -96,7 +96,7 @@ export class OwnedObjects {
 
   private wrap(inner: KubeApi): KubeApi {
     const cacheFor = (kind: IdpKind) => (kind === 'User' || kind === 'Group' ? this.caches[kind] : undefined);
-    const loadTimeoutMs = this.opts.loadTimeoutMs ?? 60_000;
+    const loadTimeoutMs = this.opts.loadTimeoutMs ?? 5 * 60_000;
     return {
       get: (...args) => inner.get(...args),
       list: (...args) => inner.list(...args),
