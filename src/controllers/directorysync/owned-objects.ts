@@ -11,6 +11,7 @@ import { PLURAL, type IdpKind, type KubeApi } from '../../kube/client.js';
 import { CompactCache, type ListPage } from '../../runtime/compact-cache.js';
 import type { Logger } from '../../runtime/logger.js';
 import { editedByOthers } from './handedits.js';
+import { Interner } from '../../util/intern.js';
 
 type Owned = User | Group;
 type CachedKind = 'User' | 'Group';
@@ -34,6 +35,24 @@ export function withoutManagedFields<T extends Owned>(obj: T): T {
   return { ...obj, metadata };
 }
 
+/**
+ * The cache's form of an object: without managedFields, and with the names that repeat across objects
+ * (group names in Users, logins and group names in Groups, label values) shared through one interner.
+ */
+export function compactWith(strings: Interner) {
+  const shared = <S>(spec: S, keys: readonly string[]): S => {
+    const out = { ...spec } as Record<string, unknown>;
+    for (const k of keys) if (Array.isArray(out[k])) out[k] = strings.list(out[k] as string[]);
+    return out as S;
+  };
+  return <T extends Owned>(obj: T): T => {
+    const kept = withoutManagedFields(obj);
+    const labels = kept.metadata.labels && Object.fromEntries(Object.entries(kept.metadata.labels).map(([k, v]) => [strings.of(k), strings.of(v)]));
+    const spec = shared(kept.spec, kept.kind === 'User' ? ['groups'] : ['members', 'parents', 'children']);
+    return { ...kept, metadata: { ...kept.metadata, labels }, spec };
+  };
+}
+
 const directoryIndex = (obj: Owned) => {
   const directory = obj.metadata?.labels?.[LABELS.directory];
   return directory ? `${obj.metadata.namespace}/${directory}` : undefined;
@@ -41,12 +60,14 @@ const directoryIndex = (obj: Owned) => {
 
 export class OwnedObjects {
   private readonly caches: Record<CachedKind, CompactCache<Owned>>;
+  private readonly compact: <T extends Owned>(obj: T) => T;
   readonly kube: KubeApi;
 
   constructor(private readonly opts: OwnedObjectsOptions) {
     const api = opts.kubeConfig.makeApiClient(CustomObjectsApi);
     const scope = opts.namespace ? `/namespaces/${opts.namespace}` : '';
     const labelSelector = `${LABELS.managedBy}=idpsync`;
+    const strings = new Interner();
     const cacheOf = (kind: CachedKind) =>
       new CompactCache<Owned>({
         resource: PLURAL[kind],
@@ -60,7 +81,7 @@ export class OwnedObjects {
             : api.listClusterCustomObject(request))) as { items?: Owned[]; metadata?: { resourceVersion?: string; continue?: string } };
           return { items: page.items ?? [], resourceVersion: page.metadata?.resourceVersion ?? '', continue: page.metadata?.continue };
         },
-        reduce: withoutManagedFields,
+        reduce: compactWith(strings),
         indexKey: directoryIndex,
         onModified:
           kind === 'User'
@@ -71,6 +92,7 @@ export class OwnedObjects {
             : undefined,
         logger: opts.logger,
       });
+    this.compact = compactWith(strings);
     this.caches = { User: cacheOf('User'), Group: cacheOf('Group') };
     this.kube = this.wrap(opts.kube);
   }
@@ -114,7 +136,7 @@ export class OwnedObjects {
         const stored = await inner.apply<T>(kind, obj);
         const cache = cacheFor(kind);
         if (!cache) return stored;
-        const kept = withoutManagedFields(stored as unknown as Owned);
+        const kept = this.compact(stored as unknown as Owned);
         cache.stored(kept);
         return kept as unknown as T;
       },
