@@ -81,27 +81,32 @@ describe('leader failover and an apiserver outage', function () {
   }
 
   /**
-   * From the audit log: no idpsync.io write by a replica not holding the Lease, and `from`'s last
-   * write answered before `to`'s first was received. Returns the figures for the report.
+   * The handover from `from` to `to` as the audit log shows it: figures for the report, and a check
+   * that no idpsync.io write came from a replica not holding the Lease and that `from`'s last write
+   * was answered before `to`'s first was received.
    */
-  function auditedHandover(from: string, to: string): Record<string, number | string> {
-    if (!ownControlPlane()) return { 'audit log': 'none (cluster not started by this run)' };
+  function auditedHandover(from: string, to: string): { figures: Record<string, number | string>; verify(): void } {
+    if (!ownControlPlane()) return { figures: { 'audit log': 'none (cluster not started by this run)' }, verify: () => {} };
     const record = audited();
     const strays = writesByNonHolders(record, LEASE);
     const old = writeInterval(record, from);
     const next = writeInterval(record, to);
-    expect(
-      strays.map(({ write, holder }) => `${write.verb} ${write.resource}/${write.name} by ${write.replica ?? write.userAgent} while ${holder ?? 'nobody'} held the Lease`),
-      'idpsync.io writes the apiserver recorded from a replica not holding the Lease',
-    ).to.deep.equal([]);
-    expect(old, `writes by ${from} in the audit log`).to.not.equal(undefined);
-    expect(next, `writes by ${to} in the audit log`).to.not.equal(undefined);
-    expect(old!.lastUs, 'the old leader\'s last write (apiserver clock) precedes the new leader\'s first').to.be.lessThan(next!.firstUs);
     return {
-      'audit: writes by the old leader': old!.count,
-      'audit: writes by the new leader': next!.count,
-      'audit: gap s (old leader\'s last write → new leader\'s first)': Number(((next!.firstUs - old!.lastUs) / 1e6).toFixed(3)),
-      'audit: writes not by the Lease holder': strays.length,
+      figures: {
+        'audit: writes by the old leader': old?.count ?? 0,
+        'audit: writes by the new leader': next?.count ?? 0,
+        'audit: gap s (old leader\'s last write → new leader\'s first)': old && next ? Number(((next.firstUs - old.lastUs) / 1e6).toFixed(3)) : 'n/a',
+        'audit: writes not by the Lease holder': strays.length,
+      },
+      verify() {
+        expect(
+          strays.map(({ write, holder }) => `${write.verb} ${write.resource}/${write.name} by ${write.replica ?? write.userAgent} while ${holder ?? 'nobody'} held the Lease`),
+          'idpsync.io writes the apiserver recorded from a replica not holding the Lease',
+        ).to.deep.equal([]);
+        expect(old, `writes by ${from} in the audit log`).to.not.equal(undefined);
+        expect(next, `writes by ${to} in the audit log`).to.not.equal(undefined);
+        expect(old!.lastUs, 'the old leader\'s last write (apiserver clock) precedes the new leader\'s first').to.be.lessThan(next!.firstUs);
+      },
     };
   }
 
@@ -150,8 +155,9 @@ describe('leader failover and an apiserver outage', function () {
       'writes by a': writesOf(a).length,
       'writes by b': writesOf(b).length,
       'overlapping writers': lastOfA < firstOfB ? 0 : 1,
-      ...audit,
+      ...audit.figures,
     }, FILE);
+    audit.verify();
     expect(lastOfA, 'the old leader\'s last write precedes the new leader\'s first').to.be.lessThan(firstOfB);
     // The Lease is free LEASE_SECONDS after the dead leader's last renewal; a candidate retries every RETRY_SECONDS.
     expect((leaseTakenAt - killedAt) / 1000, 'seconds from kill to the new leader holding the Lease').to.be.at.most(LEASE_SECONDS + RETRY_SECONDS + 2);
@@ -190,8 +196,9 @@ describe('leader failover and an apiserver outage', function () {
       'leader exit code': String(bExitCode),
       'converged s after the apiserver returned': (converged - restoredAt) / 1000,
       'overlapping writers': lastOfB < firstOfC ? 0 : 1,
-      ...audit,
+      ...audit.figures,
     }, FILE);
+    audit.verify();
     console.log(`    b's last log lines: ${b.op.output().trim().split('\n').slice(-2).join('\n    ')}`);
     expect(bExitedAt, 'the leader gave up and exited during the outage').to.not.equal(undefined);
     expect(lastOfB).to.be.lessThan(firstOfC);
