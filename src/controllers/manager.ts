@@ -3,6 +3,7 @@
 import * as k8s from '@kubernetes/client-node';
 import { KubeClient } from '../kube/client.js';
 import { KeepAliveAuthentication, makeKeepAliveClient } from '../kube/connections.js';
+import { identifyAs, operatorUserAgent } from '../kube/user-agent.js';
 import { DRIVERS, driversWithScim } from '../providers/registry.js';
 import { createLogger, registerSecret, type Logger } from '../runtime/logger.js';
 import {
@@ -209,9 +210,9 @@ export function startOperator(options: OperatorOptions & { events: EventSink; sc
 /** The operator process: servers, optional leader election, the controller, graceful shutdown. */
 export async function runOperator(options: OperatorOptions): Promise<void> {
   const logger = options.logger ?? createLogger({ level: options.logLevel ?? 'info' });
-  const kubeConfig = options.kubeConfig ?? loadKubeConfig(options.kubeconfig);
   process.on('unhandledRejection', (err) => logger.error('unhandled rejection', { error: String(err) }));
   const identity = defaultIdentity();
+  const kubeConfig = identifyAs(options.kubeConfig ?? loadKubeConfig(options.kubeconfig), operatorUserAgent(identity));
   const connections = new KeepAliveAuthentication(kubeConfig);
   const recorder = new EventRecorder({ sink: eventsV1Sink(makeKeepAliveClient(connections, kubeConfig, k8s.EventsV1Api)), identity, logger });
   const [host, port] = splitAddress(options.metricsAddress ?? '0.0.0.0:8080');

@@ -2,8 +2,9 @@
 import { request, type Dispatcher } from 'undici';
 import { parseRetryAfter } from '../util/http.js';
 import { signatureHeaders } from './signing.js';
+import { IDPSYNC_VERSION } from '../version.js';
 
-export const USER_AGENT = 'idpsync/0.1.0';
+export const USER_AGENT = `idpsync/${IDPSYNC_VERSION}`;
 export const CLOUDEVENTS_JSON = 'application/cloudevents+json';
 
 export type AttemptResult =

@@ -1,6 +1,7 @@
 // A real, RBAC-enforcing Kubernetes control plane for tests: etcd, kube-apiserver and
 // kube-controller-manager (garbage collector and namespace controllers) on loopback ports, with
-// the idpsync CRDs and the operator's RBAC installed.
+// the idpsync CRDs and the operator's RBAC installed. The apiserver keeps an audit log of writes to
+// idpsync.io objects and Leases (see AUDIT_POLICY), and can be restarted in place.
 //
 //   tsx test/controlplane/controlplane.ts [--dir D]   starts one and runs until SIGINT/SIGTERM
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -49,15 +50,43 @@ export interface ControlPlane {
   startupMs: { apiserverReady: number; installed: number; total: number };
   /** Log files of etcd, kube-apiserver and kube-controller-manager. */
   logs: Record<string, string>;
+  /** The apiserver's audit log (JSON lines, audit.k8s.io/v1 Events) of the writes AUDIT_POLICY selects. */
+  auditLogPath: string;
+  /**
+   * Stops the kube-apiserver process (SIGTERM) and starts it again on the same port with the same
+   * etcd, certificates and tokens; resolves once it is ready again, with how long each part took.
+   */
+  restartApiServer(): Promise<{ stoppedMs: number; readyMs: number }>;
   stop(): Promise<void>;
 }
+
+/**
+ * Who wrote what, from the apiserver's side: every create/update/patch/delete of idpsync.io objects
+ * and of Leases, at Metadata level (user, User-Agent, object, response code, timestamps; no
+ * bodies), once the response is complete. Nothing else is recorded, so the log stays small.
+ */
+export const AUDIT_POLICY = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived, ResponseStarted]
+rules:
+  - level: Metadata
+    verbs: [create, update, patch, delete, deletecollection]
+    resources:
+      - group: idpsync.io
+      - group: coordination.k8s.io
+        resources: [leases]
+  - level: None
+`;
+
+/** SIGTERM grace for the apiserver: it drains in-flight requests and ends watches before exiting. */
+const APISERVER_STOP_GRACE_MS = 30_000;
 
 function prepareDir(requested: string | undefined): string {
   if (!requested) return mkdtempSync(join(tmpdir(), 'idpsync-controlplane-'));
   const dir = resolve(requested);
   mkdirSync(dir, { recursive: true });
   // Only what this module writes is cleared: each start is a fresh cluster.
-  for (const entry of ['etcd', 'apiserver-certs', 'logs', 'tokens.csv', 'service-account.key', 'admin.kubeconfig']) {
+  for (const entry of ['etcd', 'apiserver-certs', 'logs', 'tokens.csv', 'service-account.key', 'admin.kubeconfig', 'audit-policy.yaml']) {
     rmSync(join(dir, entry), { recursive: true, force: true });
   }
   return dir;
@@ -125,33 +154,41 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     });
 
     const certDir = join(dir, 'apiserver-certs');
-    processes.push(
-      startProcess(
-        'kube-apiserver',
-        join(binDir, 'kube-apiserver'),
-        [
-          `--etcd-servers=${etcdUrl}`,
-          '--bind-address=127.0.0.1',
-          '--advertise-address=127.0.0.1',
-          `--secure-port=${apiPort}`,
-          `--cert-dir=${certDir}`,
-          `--token-auth-file=${tokenFile}`,
-          `--service-account-issuer=${server}`,
-          `--service-account-key-file=${serviceAccountKey}`,
-          `--service-account-signing-key-file=${serviceAccountKey}`,
-          '--service-cluster-ip-range=10.0.0.0/24',
-          '--authorization-mode=RBAC',
-          '--disable-admission-plugins=ServiceAccount',
-        ],
-        join(logDir, 'kube-apiserver.log'),
-      ),
-    );
+    const auditPolicy = join(dir, 'audit-policy.yaml');
+    writeFileSync(auditPolicy, AUDIT_POLICY);
+    const auditLogPath = join(logDir, 'audit.log');
+    const apiserverArgs = [
+      `--etcd-servers=${etcdUrl}`,
+      '--bind-address=127.0.0.1',
+      '--advertise-address=127.0.0.1',
+      `--secure-port=${apiPort}`,
+      `--cert-dir=${certDir}`,
+      `--token-auth-file=${tokenFile}`,
+      `--service-account-issuer=${server}`,
+      `--service-account-key-file=${serviceAccountKey}`,
+      `--service-account-signing-key-file=${serviceAccountKey}`,
+      '--service-cluster-ip-range=10.0.0.0/24',
+      '--authorization-mode=RBAC',
+      '--disable-admission-plugins=ServiceAccount',
+      `--audit-policy-file=${auditPolicy}`,
+      `--audit-log-path=${auditLogPath}`,
+      // Written before the response: a test that saw a write succeed finds it in the log.
+      '--audit-log-mode=blocking',
+      '--audit-log-format=json',
+      // Without it a SIGTERMed apiserver waits on open HTTP/1.1 watches (client-node's): with one
+      // watch open it had not exited when killed 30 s later; with this it exits in about 1 s.
+      '--shutdown-watch-termination-grace-period=5s',
+    ];
+    const startApiServer = (): Supervised => startProcess('kube-apiserver', join(binDir, 'kube-apiserver'), apiserverArgs, join(logDir, 'kube-apiserver.log'));
+    processes.push(startApiServer());
     // With --cert-dir the apiserver writes a self-signed CA and serving certificate (valid for
-    // 127.0.0.1) before it listens; that bundle is what clients trust.
+    // 127.0.0.1) before it listens; that bundle is what clients trust. A restarted apiserver finds
+    // them there and serves the same ones.
     const caFile = join(certDir, 'apiserver.crt');
     await pollUntil(async () => existsSync(caFile), { timeoutMs: remaining(), what: `${caFile}`, abortIf: failIfExited });
     const caPem = readFileSync(caFile, 'utf8');
-    await pollUntil(async () => (await get(`${server}/readyz`, { ca: caPem, token: adminToken })).status === 200, {
+    const apiserverIsReady = async (): Promise<boolean> => (await get(`${server}/readyz`, { ca: caPem, token: adminToken })).status === 200;
+    await pollUntil(apiserverIsReady, {
       timeoutMs: remaining(),
       what: 'kube-apiserver /readyz',
       abortIf: failIfExited,
@@ -193,6 +230,23 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       dir,
       startupMs: { apiserverReady, installed, total: Date.now() - started },
       logs: Object.fromEntries(processes.map((p) => [p.name, p.logPath])),
+      auditLogPath,
+      async restartApiServer() {
+        const at = processes.findIndex((p) => p.name === 'kube-apiserver');
+        const begun = Date.now();
+        await processes[at].stop(APISERVER_STOP_GRACE_MS);
+        const stoppedMs = Date.now() - begun;
+        processes[at] = startApiServer();
+        const restarted = processes[at];
+        await pollUntil(apiserverIsReady, {
+          timeoutMs: 120_000,
+          what: 'the restarted kube-apiserver /readyz',
+          abortIf: () => {
+            if (restarted.hasExited()) throw new Error(`kube-apiserver exited after its restart; last log lines (${restarted.logPath}):\n${restarted.tail()}`);
+          },
+        });
+        return { stoppedMs, readyMs: Date.now() - begun - stoppedMs };
+      },
       stop: stopAll,
     };
   } catch (err) {

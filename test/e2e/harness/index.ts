@@ -3,7 +3,7 @@ import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { OPERATOR_NAMESPACE, OPERATOR_SERVICE_ACCOUNT } from '../../controlplane/controlplane.js';
+import { OPERATOR_NAMESPACE, OPERATOR_SERVICE_ACCOUNT, type ControlPlane } from '../../controlplane/controlplane.js';
 import { kubeconfigYaml } from '../../controlplane/kubeconfig.js';
 import { kubectlOrThrow, runKubectl, type KubectlResult } from '../../controlplane/kubectl.js';
 import { cluster, loadKubeConfig } from './cluster.js';
@@ -24,6 +24,14 @@ export function adminKubeConfig(): KubeConfig {
 
 export function adminKubeconfigPath(): string {
   return cluster().kubeconfigPath;
+}
+
+/**
+ * The control plane this run started (its audit log, restartApiServer), or undefined when the run
+ * uses a cluster it did not start (IDPSYNC_E2E_KUBECONFIG): tests that need one skip then.
+ */
+export function ownControlPlane(): ControlPlane | undefined {
+  return cluster().controlPlane;
 }
 
 interface Credentials {
