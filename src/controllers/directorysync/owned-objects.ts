@@ -47,9 +47,10 @@ export function compactWith(strings: Interner) {
   };
   return <T extends Owned>(obj: T): T => {
     const kept = withoutManagedFields(obj);
-    const labels = kept.metadata.labels && Object.fromEntries(Object.entries(kept.metadata.labels).map(([k, v]) => [strings.of(k), strings.of(v)]));
+    const metadata = { ...kept.metadata };
+    if (metadata.labels) metadata.labels = Object.fromEntries(Object.entries(metadata.labels).map(([k, v]) => [strings.of(k), strings.of(v)]));
     const spec = shared(kept.spec, kept.kind === 'User' ? ['groups'] : ['members', 'parents', 'children']);
-    return { ...kept, metadata: { ...kept.metadata, labels }, spec };
+    return { ...kept, metadata, spec };
   };
 }
 
