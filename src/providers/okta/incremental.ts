@@ -86,7 +86,8 @@ export async function readOrgPicture(api: OktaApi, previous: OrgPicture | undefi
   toRead.forEach((g, i) => {
     const members = lists[i];
     // Deleted while we read: it is gone.
-    if (members !== undefined) groups.set(g.id, { stamp: g.stamp, raw: g.raw, memberIds: [...new Set(members.map(userId))] });
+    // Each member id is the user's own id string, not a copy per membership (a million at 100,000 people).
+    if (members !== undefined) groups.set(g.id, { stamp: g.stamp, raw: g.raw, memberIds: [...new Set(members.map((m) => sharedId(users, userId(m))))] });
   });
 
   if (!full) await forgetDeletedUsers(api, previous!, groups, users, changed, signal);
@@ -130,6 +131,10 @@ async function forgetDeletedUsers(
       else users.set(id, user);
     }),
   );
+}
+
+function sharedId(users: ReadonlyMap<string, DirectoryUser>, id: string): string {
+  return users.get(id)?.id ?? id;
 }
 
 /** Users and groups as the driver contract wants them; members we do not sync are left out. */
