@@ -300,6 +300,11 @@ export class IdpHttpClient {
       if (timeout.aborted) {
         throw new TransientError('Timeout', `${this.options.idpName}: ${where} timed out`, { cause: err });
       }
+      if (isUnsendableHeader(err)) {
+        // Sending it again cannot help. The HTTP client's text quotes the value, so it stays in the cause
+        // only, where the caller can find which Secret key it came from (credential-errors.ts).
+        throw new StallError('InvalidConfiguration', `${this.options.idpName}: a request to ${where} cannot be sent: one of its header values contains a line break or another character an HTTP header cannot carry`, { cause: err });
+      }
       throw new TransientError('NetworkError', `${this.options.idpName}: ${where} failed: ${networkMessage(err)}`, {
         cause: err,
       });
@@ -386,6 +391,14 @@ export async function readWhole<T extends object>(http: { readonly calls: number
     abort.abort(err);
     throw err;
   }
+}
+
+/**
+ * undici refuses a header value with a line break (or a NUL) before it connects, with a TypeError of its
+ * own; every failure to reach the IdP is instead its TypeError "fetch failed" with the socket error as cause.
+ */
+function isUnsendableHeader(err: unknown): boolean {
+  return err instanceof TypeError && err.message !== 'fetch failed' && /invalid header (value|name)/i.test(err.message);
 }
 
 function networkMessage(err: unknown): string {
