@@ -29,7 +29,7 @@ export function isRefusal(err: unknown): boolean {
 }
 
 /** Seconds from a Retry-After header, where the apiserver sent one (429 and some 5xx). */
-function retryAfterMs(err: unknown): number | undefined {
+export function retryAfterMs(err: unknown): number | undefined {
   const headers = (err as { headers?: Record<string, string> })?.headers;
   const value = headers?.['retry-after'] ?? headers?.['Retry-After'];
   const seconds = value !== undefined ? Number(value) : NaN;

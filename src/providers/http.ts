@@ -7,6 +7,7 @@ import { Agent, EnvHttpProxyAgent, fetch as undiciFetch, type Dispatcher } from 
 import { bulkhead, type BulkheadPolicy } from 'cockatiel';
 import { StallError, TransientError, IdpSyncError } from '../errors.js';
 import { describeUrl, parseRetryAfter } from '../util/http.js';
+import { RateLimitRecord } from './rate-limits.js';
 
 export interface IdpHttpOptions {
   /** Name used in error messages, e.g. "Okta". */
@@ -34,6 +35,8 @@ export interface IdpHttpOptions {
    * `where` describes the request (origin and path, no query) for the error message.
    */
   classify?: (status: number, body: unknown, headers: Headers, where: string) => IdpSyncError | undefined;
+  /** Where the rate-limit gate records what the IdP answered (createDriver hands one to each driver). */
+  rateLimits?: RateLimitRecord;
   now?: () => number;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   random?: () => number;
@@ -99,6 +102,7 @@ export class RateLimitGate {
     private readonly random: () => number,
     private readonly baseBackoffMs: number,
     private readonly maxBackoffMs: number,
+    readonly record: RateLimitRecord = new RateLimitRecord(),
   ) {}
 
   /** Waits until a request may be sent. */
@@ -137,12 +141,16 @@ export class RateLimitGate {
 
   /** The request got an answer that was not a rate-limit answer (success or another error). */
   answered(admission: Admission, succeeded: boolean): void {
-    if (succeeded) this.strikes = 0;
+    if (succeeded) {
+      this.strikes = 0;
+      this.record.succeeded();
+    }
     if (admission.trial) this.finishTrial();
   }
 
   /** The request was rate limited: close the gate, unless it has closed since the request was sent. */
   rateLimited(admission: Admission, retryAfterMs?: number): void {
+    this.record.limited(this.now());
     if (admission.closures === this.closures) {
       this.closures++;
       this.strikes++;
@@ -208,7 +216,7 @@ export class IdpHttpClient {
     this.now = options.now ?? Date.now;
     this.sleep = options.sleep ?? realSleep;
     this.random = options.random ?? Math.random;
-    this.gate = new RateLimitGate(this.now, this.sleep, this.random, options.baseBackoffMs ?? 500, options.maxBackoffMs ?? 60_000);
+    this.gate = new RateLimitGate(this.now, this.sleep, this.random, options.baseBackoffMs ?? 500, options.maxBackoffMs ?? 60_000, options.rateLimits);
   }
 
   /**
@@ -300,6 +308,11 @@ export class IdpHttpClient {
       if (timeout.aborted) {
         throw new TransientError('Timeout', `${this.options.idpName}: ${where} timed out`, { cause: err });
       }
+      if (isUnsendableHeader(err)) {
+        // Sending it again cannot help. The HTTP client's text quotes the value, so it stays in the cause
+        // only, where the caller can find which Secret key it came from (credential-errors.ts).
+        throw new StallError('InvalidConfiguration', `${this.options.idpName}: a request to ${where} cannot be sent: one of its header values contains a line break or another character an HTTP header cannot carry`, { cause: err });
+      }
       throw new TransientError('NetworkError', `${this.options.idpName}: ${where} failed: ${networkMessage(err)}`, {
         cause: err,
       });
@@ -386,6 +399,14 @@ export async function readWhole<T extends object>(http: { readonly calls: number
     abort.abort(err);
     throw err;
   }
+}
+
+/**
+ * undici refuses a header value with a line break (or a NUL) before it connects, with a TypeError of its
+ * own; every failure to reach the IdP is instead its TypeError "fetch failed" with the socket error as cause.
+ */
+function isUnsendableHeader(err: unknown): boolean {
+  return err instanceof TypeError && err.message !== 'fetch failed' && /invalid header (value|name)/i.test(err.message);
 }
 
 function networkMessage(err: unknown): string {

@@ -1,6 +1,7 @@
 // The contract between identity-provider drivers and the rest of the operator.
 // Drivers know HTTP and their IdP; they know nothing of Kubernetes.
 import type { DirectorySnapshot } from '../directory/snapshot.js';
+import type { RateLimitRecord } from './rate-limits.js';
 
 export interface FetchOptions {
   /** Cursor returned by the previous successful fetch, if any. */
@@ -75,6 +76,8 @@ export interface DriverContext<Settings = unknown> {
   now?: () => number;
   /** Injected for tests; defaults to a real timer. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** Where the driver's HTTP client records the IdP's rate-limit answers (see rate-limits.ts). */
+  rateLimits?: RateLimitRecord;
 }
 
 /**

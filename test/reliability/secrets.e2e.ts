@@ -103,6 +103,7 @@ describe('secrets never leave the Secret', function () {
 
     sources['operator logs'] = op.output();
     sources.metrics = await op.metrics();
+    const tokenSync = syncSeconds(sources.metrics, 'bad-token');
     sources.events = (await kubectl(['get', 'events.events.k8s.io', '-n', ns, '-o', 'json'])).stdout;
     sources['idpsync objects'] = (await kubectl(['get', 'directorysyncs,users,groups,policies', '-n', ns, '-o', 'json'])).stdout;
     sources['webhook requests'] = receiver.requests.map((r) => JSON.stringify(r.headers) + '\n' + r.body).join('\n');
@@ -116,6 +117,9 @@ describe('secrets never leave the Secret', function () {
       'sources scanned': Object.keys(sources).length,
       'bytes scanned': Object.values(sources).reduce((n, t) => n + t.length, 0),
       hits: hits.length,
+      // A header value that cannot be sent is not retried: the sync that meets it stalls at once.
+      'API token with a line break: syncs before the Stall': tokenSync.count,
+      'API token with a line break: sync s': tokenSync.seconds.toFixed(2),
     }, FILE);
     expect(hits, 'credential values found in emitted text').to.deep.equal([]);
     expect(op.alive(), 'the operator survives malformed credentials').to.equal(true);
@@ -176,3 +180,12 @@ describe('secrets never leave the Secret', function () {
     return out;
   }
 });
+
+/** A directory's syncs so far and their total time, from the operator's idpsync_sync_duration_seconds histogram. */
+function syncSeconds(metrics: string, directory: string): { count: number; seconds: number } {
+  const value = (series: string) => {
+    const line = metrics.split('\n').find((l) => l.startsWith(`idpsync_sync_duration_seconds_${series}{`) && l.includes(`directory="${directory}"`));
+    return line ? Number(line.split(' ').pop()) : NaN;
+  };
+  return { count: value('count'), seconds: value('sum') };
+}

@@ -1,14 +1,17 @@
 // Applies a plan in an order that is safe to stop at any point: every write that removes access goes
-// before any write that grants it. Within a step writes run in parallel; once one fails for a reason
-// that is not the object's own, no further write starts, the writes already started are awaited, and
-// the failure is reported with how far the plan got. An object the apiserver refuses for what it is
-// (400/422: a schema or CEL rule) is skipped and named; it never holds back the rest of the directory.
+// before any write that grants it. Within a step writes run in parallel. A write refused for now (409
+// Conflict, 429 with a short Retry-After) is sent again a few times first (kube/write-retry.ts); once
+// one fails for a reason that is not the object's own, no further write or retry starts, the writes
+// already started are awaited, and the failure is reported with how far the plan got. An object the
+// apiserver refuses for what it is (400/422: a schema or CEL rule) is skipped and named; it never
+// holds back the rest of the directory.
 import { LABELS, type DirectorySync, type Group, type Policy, type User } from '../../api/v1alpha1/index.js';
 import type { GroupWrite, Plan, UserWrite } from '../../directory/decide.js';
 import type { PolicyWrite } from '../../directory/policies.js';
 import { idHash } from '../../directory/naming.js';
 import type { IdpKind, KubeApi } from '../../kube/client.js';
 import { apiServerMessage, classifyClusterError, isRefusal } from '../../kube/errors.js';
+import { writeRetryPolicy, type WriteRetryOptions } from '../../kube/write-retry.js';
 import { mapLimit } from '../../util/concurrency.js';
 import { directoryOwnerRef, groupOwnerRef } from '../owners.js';
 
@@ -89,7 +92,15 @@ export function policyApplyBody(ds: DirectorySync, write: PolicyWrite, groupUid:
   return { metadata, spec: write.spec };
 }
 
-export async function applyPlan(kube: KubeApi, ds: DirectorySync, plan: Plan, existingGroups: readonly Group[], concurrency = 8): Promise<ApplyResult> {
+export async function applyPlan(
+  kube: KubeApi,
+  ds: DirectorySync,
+  plan: Plan,
+  existingGroups: readonly Group[],
+  concurrency = 8,
+  writeRetry: WriteRetryOptions = {},
+): Promise<ApplyResult> {
+  const retrying = writeRetryPolicy(writeRetry);
   const namespace = ds.metadata.namespace!;
   const result: ApplyResult = { writes: 0, rejected: [], storedUsers: new Map() };
   const planned = plan.users.length + plan.groups.length + plan.deletions.length + plan.policies.writes.length + plan.policies.deletions.length;
@@ -97,13 +108,23 @@ export async function applyPlan(kube: KubeApi, ds: DirectorySync, plan: Plan, ex
   const rejectedGroups = new Set<string>();
 
   const step = async <T>(items: readonly T[], kind: (item: T) => IdpKind, nameOf: (item: T) => string, write: (item: T) => Promise<void>) => {
+    // Once a write has failed, no retry of another starts: the step stops as it would without retries.
+    const stopped = new AbortController();
     try {
       await mapLimit(items, concurrency, async (item) => {
         try {
-          await write(item);
+          await retrying.execute(({ signal }) => {
+            signal.throwIfAborted();
+            return write(item);
+          }, stopped.signal);
           result.writes++;
         } catch (err) {
-          if (!isRefusal(err)) throw classifyClusterError(err, `writing ${kind(item)} ${namespace}/${nameOf(item)}`);
+          if (stopped.signal.aborted) throw err;
+          if (!isRefusal(err)) {
+            const failure = classifyClusterError(err, `writing ${kind(item)} ${namespace}/${nameOf(item)}`);
+            stopped.abort(failure);
+            throw failure;
+          }
           result.rejected.push({ kind: kind(item), name: nameOf(item), message: apiServerMessage(err) });
           if (kind(item) === 'Group') rejectedGroups.add(nameOf(item));
         }

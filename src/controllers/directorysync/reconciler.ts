@@ -14,7 +14,8 @@ import {
 import { decide, type PlannedEvent } from '../../directory/decide.js';
 import { IdpSyncError, InternalError, StallError, TransientError, describeError } from '../../errors.js';
 import type { DriverFactory, ProviderDriver, VerifyResult } from '../../providers/types.js';
-import { createDriver } from '../../providers/context.js';
+import { createDriver, rateLimitAnswersSince } from '../../providers/context.js';
+import { listingTimedOut } from '../../providers/rate-limits.js';
 import { secretData, type KubeApi } from '../../kube/client.js';
 import { credentialLeakError } from '../../providers/credential-errors.js';
 import { asInternalError, classifyClusterError, isClusterError } from '../../kube/errors.js';
@@ -167,9 +168,10 @@ export class DirectorySyncReconciler {
       if (cached.fresh) verify = await this.safeVerify(ds, driver, idp);
       const fetchTimeoutMs = this.deps.fetchTimeoutMs ?? 10 * 60_000;
       const fetchTimeout = AbortSignal.timeout(fetchTimeoutMs);
+      const fetchStarted = this.deps.now();
       const snapshot = await idp(() => driver!.fetch({ syncOrgUnits: ds.spec.syncOrgUnits ?? false, complete: awaitsConfirmation(ds), signal: AbortSignal.any([this.stopping.signal, fetchTimeout]) })).catch((err) => {
         if (!fetchTimeout.aborted || this.stopping.signal.aborted) throw err;
-        throw new TransientError('Timeout', `the IdP did not finish the listing within ${fetchTimeoutMs >= 1000 ? `${Math.round(fetchTimeoutMs / 1000)} s` : `${fetchTimeoutMs} ms`}; nothing was changed`, { cause: err });
+        throw listingTimedOut(fetchTimeoutMs, rateLimitAnswersSince(driver!, fetchStarted), err);
       });
       const { users: existingUsers, groups: existingGroups, policies: existingPolicies } = await cluster('listing the objects of this directory', () =>
         listDirectoryObjects(this.deps.kube, namespace, name),

@@ -58,6 +58,7 @@ export class Auth0Driver implements ProviderDriver {
       pauseFromHeaders: (headers, at) => pauseFromHeaders(headers, at, CONCURRENCY),
       now: ctx.now,
       sleep: ctx.sleep,
+      rateLimits: ctx.rateLimits,
     });
     const issue = createTokenIssuer(urls, { clientId: settings.clientId, clientSecret, allowInsecureLoopback: ctx.allowInsecureLoopback, now: ctx.now }, this.http);
     this.tokens = new TokenCache(issue, ctx.now);

@@ -35,6 +35,7 @@ export class AuthentikDriver implements ProviderDriver {
       errorText,
       now: ctx.now,
       sleep: ctx.sleep,
+      rateLimits: ctx.rateLimits,
     });
     this.api = new AuthentikApi(this.http, { apiBase: apiBase(base), token, pageSize: settings.pageSize });
   }

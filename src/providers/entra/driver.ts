@@ -34,6 +34,7 @@ export class EntraDriver implements ProviderDriver {
       errorText: graphErrorText,
       now: ctx.now,
       sleep: ctx.sleep,
+      rateLimits: ctx.rateLimits,
     });
   }
 

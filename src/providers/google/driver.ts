@@ -49,6 +49,7 @@ export class GoogleWorkspaceDriver implements ProviderDriver {
       classify,
       now: ctx.now,
       sleep: ctx.sleep,
+      rateLimits: ctx.rateLimits,
     });
   }
 

@@ -53,6 +53,7 @@ export class JumpCloudDriver implements ProviderDriver {
       classify: classifyFor(settings.orgId),
       now: ctx.now,
       sleep: ctx.sleep,
+      rateLimits: ctx.rateLimits,
     });
     this.api = new JumpCloudApi(this.http, {
       baseUrl: consoleUrl(settings, ctx.allowInsecureLoopback),

@@ -57,6 +57,7 @@ export class KeycloakDriver implements ProviderDriver {
       errorText,
       now: ctx.now,
       sleep: ctx.sleep,
+      rateLimits: ctx.rateLimits,
     });
     const issue = createTokenIssuer(
       urls,

@@ -53,6 +53,7 @@ class OktaDriver implements ProviderDriver {
       classify: (status, body, headers, where) => classify(status, body, headers, where, now()),
       now: ctx.now,
       sleep: ctx.sleep,
+      rateLimits: ctx.rateLimits,
     });
     this.scopes = scopesFor(settings);
 

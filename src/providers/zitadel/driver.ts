@@ -44,6 +44,7 @@ export class ZitadelDriver implements ProviderDriver {
       errorText,
       now: ctx.now,
       sleep: ctx.sleep,
+      rateLimits: ctx.rateLimits,
     });
     if ('token' in credentials) {
       this.tokens = new PersonalAccessToken(credentials.token);

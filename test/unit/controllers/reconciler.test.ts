@@ -6,7 +6,8 @@ import { DirectorySyncReconciler, type EventSink, type ReconcileResult } from '.
 import type { RevocationNotifier } from '../../../src/controllers/directorysync/notifications.js';
 import type { CloudEvent } from '../../../src/notify/cloudevent.js';
 import type { WebhookTarget } from '../../../src/notify/notifier.js';
-import type { ProviderDriver } from '../../../src/providers/types.js';
+import type { DriverContext, ProviderDriver } from '../../../src/providers/types.js';
+import { IdpHttpClient } from '../../../src/providers/http.js';
 import type { DirectorySnapshot } from '../../../src/directory/snapshot.js';
 import { TransientError } from '../../../src/errors.js';
 import type { IdpKind, KubeApi } from '../../../src/kube/client.js';
@@ -72,7 +73,12 @@ class Process {
     };
     this.reconciler = new DirectorySyncReconciler({
       kube,
-      drivers: { okta: () => rig.driver },
+      drivers: {
+        okta: (ctx) => {
+          rig.driverContext = ctx;
+          return rig.driver;
+        },
+      },
       events,
       log: { info() {}, warn() {}, error() {} },
       now: () => rig.now,
@@ -132,6 +138,8 @@ class Rig {
   fetchError?: unknown;
   fetchHook?: (signal?: AbortSignal) => Promise<void>;
   readonly driver: ProviderDriver;
+  /** What the reconciler handed the driver factory last. */
+  driverContext?: DriverContext;
 
   /** options.complete of each fetch, in order. */
   completeReads: boolean[] = [];
@@ -620,6 +628,40 @@ describe('controllers/directorysync reconciler (in-memory apiserver)', () => {
       expect(rig.condition('Ready')!.message).to.contain('did not finish the listing within 50 ms');
       expect(rig.condition('IdpReachable')).to.deep.include({ status: 'False', reason: 'Timeout' });
       expect(rig.kube.writes({ kind: 'User' }).length).to.equal(writes);
+    });
+
+    it('is RateLimited when the IdP kept answering 429 without a reset time until the time ran out', async () => {
+      const { createServer } = await import('node:http');
+      let answered = 0;
+      const server = createServer((_req, res) => {
+        answered++;
+        res.writeHead(429).end();
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const rig = new Rig(team());
+      const p = rig.process();
+      await p.reconcile();
+      const writes = rig.kube.writes({ kind: 'User' }).length;
+      rig.fetchTimeoutMs = 1000;
+      let http: IdpHttpClient | undefined;
+      // A driver's HTTP client as a driver builds it: its rate-limit gate closes longer on every 429.
+      rig.fetchHook = async (signal) => {
+        const ctx = rig.driverContext!;
+        http = new IdpHttpClient({ idpName: 'Okta', allowInsecureLoopback: true, now: ctx.now, rateLimits: ctx.rateLimits, baseBackoffMs: 200, random: () => 1 });
+        await http.getJson(`http://127.0.0.1:${(server.address() as { port: number }).port}/api/v1/users`, { signal });
+      };
+      try {
+        const result = await rig.process().reconcile(5000);
+        expect(answered, '429s answered').to.be.greaterThan(1);
+        expect(result).to.be.instanceOf(TransientError);
+        expect(result).to.deep.include({ reason: 'RateLimited', origin: 'idp' });
+        expect(rig.condition('Ready')).to.deep.include({ status: 'False', reason: 'RateLimited' });
+        expect(rig.condition('Ready')!.message).to.match(/kept answering with rate-limit or quota errors .* within 1 s; nothing was changed/);
+        expect(rig.kube.writes({ kind: 'User' }).length).to.equal(writes);
+      } finally {
+        server.close();
+        await http?.close();
+      }
     });
   });
 

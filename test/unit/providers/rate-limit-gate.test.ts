@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { RateLimitGate } from '../../../src/providers/http.js';
+import { RateLimitRecord, listingTimedOut } from '../../../src/providers/rate-limits.js';
 
 /** A clock that only moves when the gate sleeps; sleeps resolve at once. */
 function harness() {
@@ -112,5 +113,27 @@ describe('token requests and the rate-limit gate', () => {
       server.close();
       await client.close();
     }
+  });
+});
+
+describe('the record of rate-limit answers', () => {
+  it('counts the rate-limit answers since a time, until a successful answer ends the run', async () => {
+    const record = new RateLimitRecord();
+    const gate = new RateLimitGate(() => 5000, async () => {}, () => 0, 500, 60_000, record);
+    record.limited(1000); // before the listing began
+    gate.rateLimited(await gate.admit());
+    gate.rateLimited(await gate.admit());
+    expect(record.limitedSince(2000)).to.equal(2);
+    gate.answered(await gate.admit(), false); // another error does not say the limit is over
+    expect(record.limitedSince(2000)).to.equal(2);
+    gate.answered(await gate.admit(), true);
+    expect(record.limitedSince(0)).to.equal(0);
+  });
+
+  it('names the rate limit when a listing timed out during a run of them, and plain slowness otherwise', () => {
+    const limited = listingTimedOut(25_000, 14, new Error('aborted'));
+    expect(limited).to.deep.include({ reason: 'RateLimited', origin: 'idp' });
+    expect(limited.message).to.equal('the IdP kept answering with rate-limit or quota errors (429 or its quota error, 14 during this listing), so the listing did not finish within 25 s; nothing was changed');
+    expect(listingTimedOut(25_000, 0, undefined)).to.deep.include({ reason: 'Timeout', message: 'the IdP did not finish the listing within 25 s; nothing was changed' });
   });
 });
