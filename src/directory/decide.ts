@@ -136,15 +136,18 @@ export function decide(input: DecideInput): Plan {
   const nowIso = now.toISOString();
   // Active people, numbered in login order: flattening works on these numbers, and a group's first
   // logins are its smallest numbers.
-  const inLoginOrder = snapshot.users
-    .map((u, position) => ({ u, position }))
-    .filter(({ u }) => u.state === 'Active')
-    .sort((a, b) => compareStrings(a.u.login, b.u.login));
-  const activeByLogin = inLoginOrder.map(({ u }) => u);
-  const rankOf = new Map(activeByLogin.map((u, rank) => [u.id, rank]));
-  const rankAt = new Int32Array(snapshot.users.length).fill(-1);
-  inLoginOrder.forEach(({ position }, rank) => (rankAt[position] = rank));
-  const logins = activeByLogin.map((u) => u.login);
+  const rankAt = activePositionsByLogin(snapshot.users);
+  const activeByLogin = new Array<DirectoryUser>(rankAt.reduce((n, rank) => (rank >= 0 ? n + 1 : n), 0));
+  const rankOf = new Map<string, number>();
+  const logins = new Array<string>(activeByLogin.length);
+  for (let position = 0; position < rankAt.length; position++) {
+    const rank = rankAt[position];
+    if (rank < 0) continue;
+    const u = snapshot.users[position];
+    activeByLogin[rank] = u;
+    logins[rank] = u.login;
+    rankOf.set(u.id, rank);
+  }
 
   // No IdP gives a consistent snapshot: a page read after the directory changed can skip people and
   // groups that still exist. So an object missing from a listing is only marked; it is deleted when the
@@ -572,6 +575,33 @@ function countObjects(input: DecideInput, plan: Plan, groupCount: number, groups
 
 function namesOf(ids: readonly string[], names: Map<string, string>): string[] {
   return ids.map((id) => names.get(id)).filter((n): n is string => n !== undefined).sort();
+}
+
+/**
+ * The rank of each active person (by position in `users`) when the active are sorted by login, ties in
+ * the order listed; -1 for everyone else. The logins are sorted as plain strings, which needs no call
+ * into a comparator per comparison, and each sorted login is then traced back to its people.
+ */
+function activePositionsByLogin(users: readonly DirectoryUser[]): Int32Array {
+  const rankAt = new Int32Array(users.length).fill(-1);
+  const logins: string[] = [];
+  /** The first position with each login; `nextWithLogin` chains any later ones, in order. */
+  const firstWithLogin = new Map<string, number>();
+  const nextWithLogin = new Int32Array(users.length).fill(-1);
+  for (let position = users.length - 1; position >= 0; position--) {
+    const u = users[position];
+    if (u.state !== 'Active') continue;
+    logins.push(u.login);
+    const later = firstWithLogin.get(u.login);
+    if (later !== undefined) nextWithLogin[position] = later;
+    firstWithLogin.set(u.login, position);
+  }
+  logins.sort();
+  let rank = 0;
+  while (rank < logins.length) {
+    for (let position = firstWithLogin.get(logins[rank])!; position >= 0; position = nextWithLogin[position]) rankAt[position] = rank++;
+  }
+  return rankAt;
 }
 
 /** The order of Array.prototype.sort() without a comparator, for strings: by UTF-16 code unit. */
