@@ -28,7 +28,7 @@ import { REVOCATION_NOTIFICATION_TYPE } from './signals.js';
 import { flattenGroupsIndexed, smallestSorted, type IndexedFlatGroup } from './flatten.js';
 import { globToRegExp, idHash, objectName, shortHash } from './naming.js';
 import { parseDuration } from '../util/duration.js';
-import { sameJson } from './json.js';
+import { sameJson, sameJsonIgnoring } from './json.js';
 import { declaredPolicies, type PolicyPlan } from './policies.js';
 
 export { sameJson };
@@ -168,7 +168,7 @@ export function decide(input: DecideInput): Plan {
   const standIns = standInGroups(missing, input.existingUsers).filter(wanted);
   const standInIds = new Set(standIns.map((g) => g.id));
   const groups = [...listed, ...standIns];
-  const flat = flattenGroupsIndexed(groups, (id) => rankOf.get(id), activeByLogin.length);
+  const flat = flattenGroupsIndexed(groups, rankOf, activeByLogin.length);
   const synced = groups.filter(inFilter);
   const syncedIds = new Set(synced.map((g) => g.id));
 
@@ -329,7 +329,7 @@ export function decide(input: DecideInput): Plan {
     leavingGroups: new Set(goneGroups.map((g) => g.name)),
     existing: input.existingPolicies ?? [],
   });
-  plan.counts = countObjects({ ...input, snapshot }, plan, synced.length, (position) => groupsByPosition[position], holdUsers && !approved);
+  plan.counts = countObjects({ ...input, snapshot }, seenUserIds, plan, synced.length, (position) => groupsByPosition[position], holdUsers && !approved);
   return plan;
 }
 
@@ -399,29 +399,27 @@ function userWrite(
   retention: string,
   stillOwed: (signal: string) => boolean,
 ): UserWrite {
-  const spec: OperatorUserSpec = {
-    directory,
-    idpId: u.id,
-    login: u.login,
-    ...(u.email ? { email: u.email } : {}),
-    ...(u.displayName ? { displayName: u.displayName } : {}),
-    state: u.state,
-    ...(u.idpStatus ? { idpStatus: u.idpStatus } : {}),
-    groups: groups.length > MAX_LISTED_GROUPS ? groups.slice(0, MAX_LISTED_GROUPS) : groups,
-    ...(groups.length > MAX_LISTED_GROUPS ? { groupCount: groups.length } : {}),
-  };
+  // Built key by key, in the order the object literal with conditional spreads would have: no
+  // throw-away objects for a hundred thousand people, and the same JSON.
+  const spec = { directory, idpId: u.id, login: u.login } as OperatorUserSpec;
+  if (u.email) spec.email = u.email;
+  if (u.displayName) spec.displayName = u.displayName;
+  spec.state = u.state;
+  if (u.idpStatus) spec.idpStatus = u.idpStatus;
+  if (groups.length > MAX_LISTED_GROUPS) {
+    spec.groups = groups.slice(0, MAX_LISTED_GROUPS);
+    spec.groupCount = groups.length;
+  } else {
+    spec.groups = groups;
+  }
   const before = existing?.status ?? {};
   const stateChanged = !existing || existing.spec.state !== u.state;
   const { role, source } = roleOf(u, existing);
-  const status: UserStatus = {
-    role,
-    roleSource: source,
-    stateSince: stateChanged ? nowIso : (before.stateSince ?? nowIso),
-    ...(before.revokedAt ? { revokedAt: before.revokedAt } : {}),
-    ...(u.state === 'Deleted'
-      ? { deleteAfter: stateChanged || !before.deleteAfter ? new Date(Date.parse(nowIso) + parseDuration(retention)).toISOString() : before.deleteAfter }
-      : {}),
-  };
+  const status: UserStatus = { role, roleSource: source, stateSince: stateChanged ? nowIso : (before.stateSince ?? nowIso) };
+  if (before.revokedAt) status.revokedAt = before.revokedAt;
+  if (u.state === 'Deleted') {
+    status.deleteAfter = stateChanged || !before.deleteAfter ? new Date(Date.parse(nowIso) + parseDuration(retention)).toISOString() : before.deleteAfter;
+  }
   const records = before.revocations?.map((r) => ({ ...r, pending: r.pending.filter(stillOwed) }));
   return { name, spec, status: records?.length ? { ...status, revocations: records } : status, revokes: false };
 }
@@ -434,7 +432,7 @@ function lostGroups(before: readonly string[], after: readonly string[]): string
 }
 
 function pushIfChanged(plan: Plan, existing: User | undefined, write: UserWrite): void {
-  if (!existing || !sameJson(pickUserSpec(existing.spec), write.spec) || !sameJson(existing.status ?? {}, write.status)) plan.users.push(write);
+  if (!existing || !sameJsonIgnoring(existing.spec, write.spec, 'role') || !sameJson(existing.status ?? {}, write.status)) plan.users.push(write);
 }
 
 /**
@@ -547,27 +545,37 @@ function heldMessage(held: HeldDeletions): string {
 }
 
 /** Counts what the namespace holds once this plan is applied. */
-function countObjects(input: DecideInput, plan: Plan, groupCount: number, groupsOfUser: (position: number) => string[], usersHeld: boolean): Counts {
-  const seen = new Set(input.snapshot.users.map((u) => u.id));
+function countObjects(
+  input: DecideInput,
+  seen: ReadonlySet<string>,
+  plan: Plan,
+  groupCount: number,
+  groupsOfUser: (position: number) => string[],
+  usersHeld: boolean,
+): Counts {
   const expired = new Set(plan.deletions.filter((d) => d.reason === 'RetentionExpired').map((d) => d.name));
-  const final: { state: string; groups: number }[] = input.snapshot.users.map((u, position) => ({
-    state: u.state,
-    groups: groupsOfUser(position).length,
-  }));
+  const byState: Record<string, number> = { Active: 0, Suspended: 0, Deleted: 0 };
+  let users = 0;
+  let memberships = 0;
+  const tally = (state: string, groups: number) => {
+    users++;
+    byState[state] = (byState[state] ?? 0) + 1;
+    memberships += groups;
+  };
+  input.snapshot.users.forEach((u, position) => tally(u.state, groupsOfUser(position).length));
   const unconfirmed = new Set(plan.unconfirmed.users);
   for (const existing of input.existingUsers) {
     if (seen.has(existing.spec.idpId) || expired.has(existing.metadata.name!)) continue;
     const kept = existing.spec.state !== 'Deleted' && (usersHeld || unconfirmed.has(existing.metadata.name!));
-    final.push({ state: kept ? existing.spec.state : 'Deleted', groups: kept ? (existing.spec.groupCount ?? existing.spec.groups.length) : 0 });
+    tally(kept ? existing.spec.state : 'Deleted', kept ? (existing.spec.groupCount ?? existing.spec.groups.length) : 0);
   }
-  const count = (state: string) => final.filter((u) => u.state === state).length;
   return {
-    users: final.length,
-    activeUsers: count('Active'),
-    suspendedUsers: count('Suspended'),
-    deletedUsers: count('Deleted'),
+    users,
+    activeUsers: byState.Active,
+    suspendedUsers: byState.Suspended,
+    deletedUsers: byState.Deleted,
     groups: groupCount + (plan.held?.groups ?? 0),
-    memberships: final.reduce((n, u) => n + u.groups, 0),
+    memberships,
     ...(plan.unconfirmed.users.length ? { missingUsers: plan.unconfirmed.users.length } : {}),
     ...(plan.unconfirmed.groups.length ? { missingGroups: plan.unconfirmed.groups.length } : {}),
   };
