@@ -1,7 +1,9 @@
 // decide() alone on generated directories: a first sync (nothing exists yet) and a no-op resync (what
 // the first sync wrote exists), median of a few runs, and the peak resident memory of the process that
 // ran that size. Each size runs in its own process so one size's garbage does not weigh on the next.
-// Run: npm run bench [-- --quick] [-- --runs 5]
+// Run: npm run bench [-- --quick] [-- --runs 5] [-- --parsed]
+// --parsed: the resync's existing objects go through JSON first, as they arrive from the apiserver, so
+// they share no arrays or strings with the first plan and every comparison compares contents.
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { decide } from '../src/directory/decide.js';
@@ -34,12 +36,12 @@ const childSize = args.indexOf('--child');
 if (childSize >= 0) {
   const [users, groups] = args[childSize + 1].split(':').map(Number);
   const runs = Number(args[childSize + 2]);
-  process.send!(measure(users, groups, runs));
+  process.send!(measure(users, groups, runs, args.includes('--parsed')));
 } else {
   const quick = args.includes('--quick');
   const runsAt = args.indexOf('--runs');
   const runs = runsAt >= 0 ? Number(args[runsAt + 1]) : undefined;
-  console.log(`decide() benchmark — node ${process.version}, median of timed runs after one untimed first sync`);
+  console.log(`decide() benchmark — node ${process.version}, median of timed runs after one untimed first sync${args.includes('--parsed') ? '; resync from parsed objects' : ''}`);
   console.log('users/groups   memberships  first sync (s)  resync (s)  cpu first/resync (s)  writes first/resync  peak RSS (MiB)');
   for (const [users, groups] of quick ? SIZES.slice(0, 2) : SIZES) {
     const r = await inChild(users, groups, runs ?? (users >= 100_000 ? 3 : 5));
@@ -50,7 +52,7 @@ if (childSize >= 0) {
   }
 }
 
-function measure(users: number, groups: number, runs: number): Result {
+function measure(users: number, groups: number, runs: number, parsed: boolean): Result {
   const snapshot = generateDirectory({ users, groups, seed: 42 });
   const dir = directory();
   const now = new Date('2026-01-01T00:00:00Z');
@@ -64,7 +66,8 @@ function measure(users: number, groups: number, runs: number): Result {
     firstSync.push((performance.now() - started) / 1000);
     firstSyncCpu.push(cpuSeconds(cpu));
   }
-  const existing = materialise([], [], first);
+  const materialised = materialise([], [], first);
+  const existing: typeof materialised = parsed ? JSON.parse(JSON.stringify(materialised)) : materialised;
   const resync: number[] = [];
   const resyncCpu: number[] = [];
   let again = first;
@@ -91,7 +94,7 @@ function measure(users: number, groups: number, runs: number): Result {
 
 function inChild(users: number, groups: number, runs: number): Promise<Result> {
   return new Promise((resolve, reject) => {
-    const child = fork(fileURLToPath(import.meta.url), ['--child', `${users}:${groups}`, String(runs)]);
+    const child = fork(fileURLToPath(import.meta.url), ['--child', `${users}:${groups}`, String(runs), ...(args.includes('--parsed') ? ['--parsed'] : [])]);
     child.once('message', (m) => resolve(m as Result));
     child.once('exit', (code) => code !== 0 && reject(new Error(`benchmark of ${users}/${groups} exited with ${code}`)));
   });

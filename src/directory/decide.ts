@@ -28,7 +28,7 @@ import { REVOCATION_NOTIFICATION_TYPE } from './signals.js';
 import { flattenGroupsIndexed, smallestSorted, type IndexedFlatGroup } from './flatten.js';
 import { globToRegExp, idHash, objectName, shortHash } from './naming.js';
 import { parseDuration } from '../util/duration.js';
-import { sameJson } from './json.js';
+import { sameJson, sameJsonIgnoring } from './json.js';
 import { declaredPolicies, type PolicyPlan } from './policies.js';
 
 export { sameJson };
@@ -136,15 +136,18 @@ export function decide(input: DecideInput): Plan {
   const nowIso = now.toISOString();
   // Active people, numbered in login order: flattening works on these numbers, and a group's first
   // logins are its smallest numbers.
-  const inLoginOrder = snapshot.users
-    .map((u, position) => ({ u, position }))
-    .filter(({ u }) => u.state === 'Active')
-    .sort((a, b) => compareStrings(a.u.login, b.u.login));
-  const activeByLogin = inLoginOrder.map(({ u }) => u);
-  const rankOf = new Map(activeByLogin.map((u, rank) => [u.id, rank]));
-  const rankAt = new Int32Array(snapshot.users.length).fill(-1);
-  inLoginOrder.forEach(({ position }, rank) => (rankAt[position] = rank));
-  const logins = activeByLogin.map((u) => u.login);
+  const rankAt = activePositionsByLogin(snapshot.users);
+  const activeByLogin = new Array<DirectoryUser>(rankAt.reduce((n, rank) => (rank >= 0 ? n + 1 : n), 0));
+  const rankOf = new Map<string, number>();
+  const logins = new Array<string>(activeByLogin.length);
+  for (let position = 0; position < rankAt.length; position++) {
+    const rank = rankAt[position];
+    if (rank < 0) continue;
+    const u = snapshot.users[position];
+    activeByLogin[rank] = u;
+    logins[rank] = u.login;
+    rankOf.set(u.id, rank);
+  }
 
   // No IdP gives a consistent snapshot: a page read after the directory changed can skip people and
   // groups that still exist. So an object missing from a listing is only marked; it is deleted when the
@@ -165,7 +168,7 @@ export function decide(input: DecideInput): Plan {
   const standIns = standInGroups(missing, input.existingUsers).filter(wanted);
   const standInIds = new Set(standIns.map((g) => g.id));
   const groups = [...listed, ...standIns];
-  const flat = flattenGroupsIndexed(groups, (id) => rankOf.get(id), activeByLogin.length);
+  const flat = flattenGroupsIndexed(groups, rankOf, activeByLogin.length);
   const synced = groups.filter(inFilter);
   const syncedIds = new Set(synced.map((g) => g.id));
 
@@ -326,7 +329,7 @@ export function decide(input: DecideInput): Plan {
     leavingGroups: new Set(goneGroups.map((g) => g.name)),
     existing: input.existingPolicies ?? [],
   });
-  plan.counts = countObjects({ ...input, snapshot }, plan, synced.length, (position) => groupsByPosition[position], holdUsers && !approved);
+  plan.counts = countObjects({ ...input, snapshot }, seenUserIds, plan, synced.length, (position) => groupsByPosition[position], holdUsers && !approved);
   return plan;
 }
 
@@ -396,29 +399,27 @@ function userWrite(
   retention: string,
   stillOwed: (signal: string) => boolean,
 ): UserWrite {
-  const spec: OperatorUserSpec = {
-    directory,
-    idpId: u.id,
-    login: u.login,
-    ...(u.email ? { email: u.email } : {}),
-    ...(u.displayName ? { displayName: u.displayName } : {}),
-    state: u.state,
-    ...(u.idpStatus ? { idpStatus: u.idpStatus } : {}),
-    groups: groups.length > MAX_LISTED_GROUPS ? groups.slice(0, MAX_LISTED_GROUPS) : groups,
-    ...(groups.length > MAX_LISTED_GROUPS ? { groupCount: groups.length } : {}),
-  };
+  // Built key by key, in the order the object literal with conditional spreads would have: no
+  // throw-away objects for a hundred thousand people, and the same JSON.
+  const spec = { directory, idpId: u.id, login: u.login } as OperatorUserSpec;
+  if (u.email) spec.email = u.email;
+  if (u.displayName) spec.displayName = u.displayName;
+  spec.state = u.state;
+  if (u.idpStatus) spec.idpStatus = u.idpStatus;
+  if (groups.length > MAX_LISTED_GROUPS) {
+    spec.groups = groups.slice(0, MAX_LISTED_GROUPS);
+    spec.groupCount = groups.length;
+  } else {
+    spec.groups = groups;
+  }
   const before = existing?.status ?? {};
   const stateChanged = !existing || existing.spec.state !== u.state;
   const { role, source } = roleOf(u, existing);
-  const status: UserStatus = {
-    role,
-    roleSource: source,
-    stateSince: stateChanged ? nowIso : (before.stateSince ?? nowIso),
-    ...(before.revokedAt ? { revokedAt: before.revokedAt } : {}),
-    ...(u.state === 'Deleted'
-      ? { deleteAfter: stateChanged || !before.deleteAfter ? new Date(Date.parse(nowIso) + parseDuration(retention)).toISOString() : before.deleteAfter }
-      : {}),
-  };
+  const status: UserStatus = { role, roleSource: source, stateSince: stateChanged ? nowIso : (before.stateSince ?? nowIso) };
+  if (before.revokedAt) status.revokedAt = before.revokedAt;
+  if (u.state === 'Deleted') {
+    status.deleteAfter = stateChanged || !before.deleteAfter ? new Date(Date.parse(nowIso) + parseDuration(retention)).toISOString() : before.deleteAfter;
+  }
   const records = before.revocations?.map((r) => ({ ...r, pending: r.pending.filter(stillOwed) }));
   return { name, spec, status: records?.length ? { ...status, revocations: records } : status, revokes: false };
 }
@@ -431,7 +432,7 @@ function lostGroups(before: readonly string[], after: readonly string[]): string
 }
 
 function pushIfChanged(plan: Plan, existing: User | undefined, write: UserWrite): void {
-  if (!existing || !sameJson(pickUserSpec(existing.spec), write.spec) || !sameJson(existing.status ?? {}, write.status)) plan.users.push(write);
+  if (!existing || !sameJsonIgnoring(existing.spec, write.spec, 'role') || !sameJson(existing.status ?? {}, write.status)) plan.users.push(write);
 }
 
 /**
@@ -544,27 +545,37 @@ function heldMessage(held: HeldDeletions): string {
 }
 
 /** Counts what the namespace holds once this plan is applied. */
-function countObjects(input: DecideInput, plan: Plan, groupCount: number, groupsOfUser: (position: number) => string[], usersHeld: boolean): Counts {
-  const seen = new Set(input.snapshot.users.map((u) => u.id));
+function countObjects(
+  input: DecideInput,
+  seen: ReadonlySet<string>,
+  plan: Plan,
+  groupCount: number,
+  groupsOfUser: (position: number) => string[],
+  usersHeld: boolean,
+): Counts {
   const expired = new Set(plan.deletions.filter((d) => d.reason === 'RetentionExpired').map((d) => d.name));
-  const final: { state: string; groups: number }[] = input.snapshot.users.map((u, position) => ({
-    state: u.state,
-    groups: groupsOfUser(position).length,
-  }));
+  const byState: Record<string, number> = { Active: 0, Suspended: 0, Deleted: 0 };
+  let users = 0;
+  let memberships = 0;
+  const tally = (state: string, groups: number) => {
+    users++;
+    byState[state] = (byState[state] ?? 0) + 1;
+    memberships += groups;
+  };
+  input.snapshot.users.forEach((u, position) => tally(u.state, groupsOfUser(position).length));
   const unconfirmed = new Set(plan.unconfirmed.users);
   for (const existing of input.existingUsers) {
     if (seen.has(existing.spec.idpId) || expired.has(existing.metadata.name!)) continue;
     const kept = existing.spec.state !== 'Deleted' && (usersHeld || unconfirmed.has(existing.metadata.name!));
-    final.push({ state: kept ? existing.spec.state : 'Deleted', groups: kept ? (existing.spec.groupCount ?? existing.spec.groups.length) : 0 });
+    tally(kept ? existing.spec.state : 'Deleted', kept ? (existing.spec.groupCount ?? existing.spec.groups.length) : 0);
   }
-  const count = (state: string) => final.filter((u) => u.state === state).length;
   return {
-    users: final.length,
-    activeUsers: count('Active'),
-    suspendedUsers: count('Suspended'),
-    deletedUsers: count('Deleted'),
+    users,
+    activeUsers: byState.Active,
+    suspendedUsers: byState.Suspended,
+    deletedUsers: byState.Deleted,
     groups: groupCount + (plan.held?.groups ?? 0),
-    memberships: final.reduce((n, u) => n + u.groups, 0),
+    memberships,
     ...(plan.unconfirmed.users.length ? { missingUsers: plan.unconfirmed.users.length } : {}),
     ...(plan.unconfirmed.groups.length ? { missingGroups: plan.unconfirmed.groups.length } : {}),
   };
@@ -572,6 +583,33 @@ function countObjects(input: DecideInput, plan: Plan, groupCount: number, groups
 
 function namesOf(ids: readonly string[], names: Map<string, string>): string[] {
   return ids.map((id) => names.get(id)).filter((n): n is string => n !== undefined).sort();
+}
+
+/**
+ * The rank of each active person (by position in `users`) when the active are sorted by login, ties in
+ * the order listed; -1 for everyone else. The logins are sorted as plain strings, which needs no call
+ * into a comparator per comparison, and each sorted login is then traced back to its people.
+ */
+function activePositionsByLogin(users: readonly DirectoryUser[]): Int32Array {
+  const rankAt = new Int32Array(users.length).fill(-1);
+  const logins: string[] = [];
+  /** The first position with each login; `nextWithLogin` chains any later ones, in order. */
+  const firstWithLogin = new Map<string, number>();
+  const nextWithLogin = new Int32Array(users.length).fill(-1);
+  for (let position = users.length - 1; position >= 0; position--) {
+    const u = users[position];
+    if (u.state !== 'Active') continue;
+    logins.push(u.login);
+    const later = firstWithLogin.get(u.login);
+    if (later !== undefined) nextWithLogin[position] = later;
+    firstWithLogin.set(u.login, position);
+  }
+  logins.sort();
+  let rank = 0;
+  while (rank < logins.length) {
+    for (let position = firstWithLogin.get(logins[rank])!; position >= 0; position = nextWithLogin[position]) rankAt[position] = rank++;
+  }
+  return rankAt;
 }
 
 /** The order of Array.prototype.sort() without a comparator, for strings: by UTF-16 code unit. */

@@ -35,7 +35,7 @@ export function flattenGroups(groups: readonly DirectoryGroup[], isMember: (user
       ids.push(userId);
     }
   }
-  const indexed = flattenGroupsIndexed(groups, (id) => indexOfId.get(id), ids.length);
+  const indexed = flattenGroupsIndexed(groups, indexOfId, ids.length);
   const sets = new Map<Int32Array, Set<string>>();
   const result = new Map<string, FlatGroup>();
   for (const [id, flat] of indexed) {
@@ -47,13 +47,14 @@ export function flattenGroups(groups: readonly DirectoryGroup[], isMember: (user
 }
 
 /**
- * The same flattening over user indices (0 ≤ index < `users`; `indexOf` returns undefined for a user
- * who does not count): no hashing of user ids per membership, and no Sets, which is what keeps a
- * directory of 100,000 people and a million memberships fast.
+ * The same flattening over user indices (0 ≤ index < `users`; a user missing from `indexOf` does not
+ * count): one lookup per direct membership and no Sets, which is what keeps a directory of 100,000
+ * people and a million memberships fast. The lookup is a Map rather than a function: it is the
+ * innermost step, and a call per membership costs about as much as the lookup itself.
  */
 export function flattenGroupsIndexed(
   groups: readonly DirectoryGroup[],
-  indexOf: (userId: string) => number | undefined,
+  indexOf: ReadonlyMap<string, number>,
   users: number,
 ): Map<string, IndexedFlatGroup> {
   const byId = new Map(groups.map((g) => [g.id, g]));
@@ -78,34 +79,43 @@ export function flattenGroupsIndexed(
   const seenIn = new Int32Array(users);
   let buffer = new Int32Array(1024);
   const direct = new Map<string, number>();
-  components.forEach((ids, index) => {
+  for (let index = 0; index < components.length; index++) {
+    const mark = index + 1;
     let size = 0;
-    const take = (user: number) => {
-      if (seenIn[user] === index + 1) return;
-      seenIn[user] = index + 1;
-      if (size === buffer.length) {
-        const grown = new Int32Array(buffer.length * 2);
-        grown.set(buffer);
-        buffer = grown;
-      }
-      buffer[size++] = user;
+    const make = (extra: number) => {
+      if (size + extra <= buffer.length) return;
+      const grown = new Int32Array(Math.max(buffer.length * 2, size + extra));
+      grown.set(buffer.subarray(0, size));
+      buffer = grown;
     };
-    for (const id of ids) {
+    for (const id of components[index]) {
       let directMembers = 0;
-      for (const userId of byId.get(id)!.memberUserIds) {
-        const user = indexOf(userId);
+      const userIds = byId.get(id)!.memberUserIds;
+      make(userIds.length);
+      for (let i = 0; i < userIds.length; i++) {
+        const user = indexOf.get(userIds[i]);
         if (user === undefined) continue;
         directMembers++;
-        take(user);
+        if (seenIn[user] === mark) continue;
+        seenIn[user] = mark;
+        buffer[size++] = user;
       }
       direct.set(id, directMembers);
       for (const kid of children.get(id)!) {
         const kidComponent = componentOf.get(kid)!;
-        if (kidComponent !== index) for (const user of componentMembers[kidComponent]) take(user);
+        if (kidComponent === index) continue;
+        const kidMembers = componentMembers[kidComponent];
+        make(kidMembers.length);
+        for (let i = 0; i < kidMembers.length; i++) {
+          const user = kidMembers[i];
+          if (seenIn[user] === mark) continue;
+          seenIn[user] = mark;
+          buffer[size++] = user;
+        }
       }
     }
     componentMembers[index] = buffer.slice(0, size);
-  });
+  }
 
   const result = new Map<string, IndexedFlatGroup>();
   for (const g of groups) {

@@ -6,23 +6,28 @@
  * decide() compares every existing User and Group on every sync.
  */
 export function sameJson(a: unknown, b: unknown): boolean {
+  return sameJsonIgnoring(a, b, undefined);
+}
+
+/** sameJson, with one property of the two objects themselves (not of those nested in them) left out. */
+export function sameJsonIgnoring(a: unknown, b: unknown, ignored: string | undefined): boolean {
   if (a === b) return true;
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
   if (hasToJson(a) || hasToJson(b)) return canonical(a) === canonical(b);
   if (Array.isArray(a) || Array.isArray(b)) {
     if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
-    for (let i = 0; i < a.length; i++) if (!sameJson(jsonItem(a[i]), jsonItem(b[i]))) return false;
+    for (let i = 0; i < a.length; i++) if (a[i] !== b[i] && !sameJson(jsonItem(a[i]), jsonItem(b[i]))) return false;
     return true;
   }
   const x = a as Record<string, unknown>;
   const y = b as Record<string, unknown>;
   let keys = 0;
   for (const key in x) {
-    if (!Object.hasOwn(x, key) || !serialised(x[key])) continue;
+    if (key === ignored || !Object.hasOwn(x, key) || !serialised(x[key])) continue;
     keys++;
     if (!Object.hasOwn(y, key) || !sameJson(x[key], y[key])) return false;
   }
-  for (const key in y) if (Object.hasOwn(y, key) && serialised(y[key])) keys--;
+  for (const key in y) if (key !== ignored && Object.hasOwn(y, key) && serialised(y[key])) keys--;
   return keys === 0;
 }
 

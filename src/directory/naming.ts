@@ -7,15 +7,43 @@ const MAX_NAME = 253;
 const MAX_SLUG = 40;
 
 export function slug(text: string): string {
-  // Plain ASCII (nearly every login) has nothing to decompose or strip: skip the costly Unicode step.
-  const plain = /^[\x20-\x7e]*$/.test(text) ? text : text.normalize('NFKD').replace(/[\u0300-\u036f]/g, '');
-  return plain
+  // Plain ASCII (nearly every login) has nothing to decompose or strip: one pass over its characters.
+  if (/^[\x20-\x7e]*$/.test(text)) return asciiSlug(text);
+  return text
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
     .toLowerCase()
     .replace(/@.*$/, '')
     .replace(/[^a-z0-9]+/g, '-')
     .replace(/^-+|-+$/g, '')
     .slice(0, MAX_SLUG)
     .replace(/-+$/, '');
+}
+
+/**
+ * What the regular expressions above make of printable ASCII, without them: lower case, cut at the first
+ * "@" (no line breaks, so the first one), every run of other characters as one "-", no "-" at either end,
+ * at most MAX_SLUG characters.
+ */
+function asciiSlug(text: string): string {
+  let out = '';
+  let pendingDash = false;
+  for (let i = 0; i < text.length && out.length < MAX_SLUG; i++) {
+    let code = text.charCodeAt(i);
+    if (code === 0x40) break;
+    if (code >= 0x41 && code <= 0x5a) code += 0x20;
+    if ((code >= 0x61 && code <= 0x7a) || (code >= 0x30 && code <= 0x39)) {
+      if (pendingDash) {
+        out += '-';
+        pendingDash = false;
+        if (out.length === MAX_SLUG) break;
+      }
+      out += String.fromCharCode(code);
+    } else if (out.length > 0) {
+      pendingDash = true;
+    }
+  }
+  return out.endsWith('-') ? out.slice(0, -1) : out;
 }
 
 export function shortHash(...parts: string[]): string {

@@ -58,4 +58,29 @@ describe('decide() on a generated directory', () => {
     const stillIn = reachable(changed, leaver.id).has(removed);
     expect(next.users.some((u) => u.spec.idpId === removed)).to.equal(!stillIn);
   });
+  it('leaves its inputs as they were: existing objects may be shared with a cache', () => {
+    const deepFreeze = <T>(value: T): T => {
+      if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+        Object.freeze(value);
+        for (const key of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[key]);
+      }
+      return value;
+    };
+    const dir = directory({ roleMappings: [{ group: 'team-3', role: 'Admin' }] });
+    const first = decide({ directory: dir, snapshot, existingUsers: [], existingGroups: [], now });
+    const existing = structuredClone(materialise([], [], first));
+    // People suspended and dropped, groups dropped: marks, revocations and stand-in groups, all from frozen objects.
+    const changed = structuredClone(snapshot);
+    changed.users = changed.users.filter((_, i) => i % 50 !== 0).map((u, i) => (i % 13 === 0 ? { ...u, state: 'Suspended' as const } : u));
+    changed.groups = changed.groups.filter((_, i) => i % 40 !== 1);
+    const later = new Date('2026-01-02T00:00:00Z');
+    const input = deepFreeze({ directory: dir, snapshot: changed, existingUsers: existing.users, existingGroups: existing.groups, now: later });
+    const plan = decide(input);
+    expect(plan.revocations.length).to.be.greaterThan(0);
+    expect(plan.unconfirmed.users.length).to.be.greaterThan(0);
+    expect(plan.unconfirmed.groups.length).to.be.greaterThan(0);
+    const next = structuredClone(materialise(existing.users, existing.groups, plan));
+    const confirmed = decide(deepFreeze({ directory: dir, snapshot: changed, existingUsers: next.users, existingGroups: next.groups, now: later }));
+    expect(confirmed.deletions.length + (confirmed.held ? 1 : 0)).to.be.greaterThan(0);
+  });
 });

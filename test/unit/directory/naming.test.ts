@@ -1,6 +1,7 @@
 // Object names must never change between releases: an existing object is found again by its name.
 import { expect } from 'chai';
-import { idHash, objectName } from '../../../src/directory/naming.js';
+import { idHash, objectName, slug } from '../../../src/directory/naming.js';
+import { seededRandom } from '../../fixtures/generate-directory.js';
 
 describe('object names', () => {
   it('stay exactly as they were, for ASCII and for accented names', () => {
@@ -13,5 +14,38 @@ describe('object names', () => {
     expect(idHash('00g1')).to.match(/^[0-9a-f]{40}$/);
     expect(idHash('00g1')).to.equal(idHash('00g1'));
     expect(idHash('00g1')).not.to.equal(idHash('00g2'));
+  });
+});
+
+describe('slug', () => {
+  /** The regular-expression pipeline slug() applies to any text, spelled out as a reference. */
+  const reference = (text: string) =>
+    text
+      .normalize('NFKD')
+      .replace(/[\u0300-\u036f]/g, '')
+      .toLowerCase()
+      .replace(/@.*$/, '')
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 40)
+      .replace(/-+$/, '');
+
+  it('makes of printable ASCII what the regular expressions make of it', () => {
+    const random = seededRandom(7);
+    const alphabet = 'aZ9-_.@ +!x';
+    for (let n = 0; n < 5000; n++) {
+      const length = Math.floor(random() * 60);
+      let text = '';
+      for (let i = 0; i < length; i++) text += random() < 0.5 ? alphabet[Math.floor(random() * alphabet.length)] : String.fromCharCode(0x20 + Math.floor(random() * 95));
+      expect(slug(text), JSON.stringify(text)).to.equal(reference(text));
+    }
+  });
+
+  it('cuts at 40 characters without leaving a dash at the end', () => {
+    expect(slug(`${'a'.repeat(39)}-b`)).to.equal('a'.repeat(39));
+    expect(slug(`${'a'.repeat(39)}.b`)).to.equal('a'.repeat(39));
+    expect(slug('--Ada.Lovelace--@example.com')).to.equal('ada-lovelace');
+    expect(slug('a@b@c')).to.equal('a');
+    expect(slug('@x')).to.equal('');
   });
 });
