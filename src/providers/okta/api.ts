@@ -46,8 +46,9 @@ export class OktaApi {
    * JSON array fails the whole list: a partial list would read as deletions.
    * Returns undefined when allowNotFound is set and the list's owner is gone.
    */
-  async list(first: URL, scope: OktaScope, opts: GetOptions = {}): Promise<unknown[] | undefined> {
-    const items: unknown[] = [];
+  /** Every page's items; `map` reduces each item as its page arrives, so whole pages are not all held at once. */
+  async list<T = unknown>(first: URL, scope: OktaScope, opts: GetOptions & { map?: (item: unknown) => T } = {}): Promise<T[] | undefined> {
+    const items: T[] = [];
     const visited = new Set<string>();
     let url: URL | undefined = first;
     while (url) {
@@ -57,7 +58,7 @@ export class OktaApi {
       if (!Array.isArray(res.body)) {
         throw new TransientError('MalformedResponse', `Okta: GET ${describeUrl(url)} did not return a JSON array`);
       }
-      for (const item of res.body) items.push(item);
+      for (const item of res.body) items.push(opts.map ? opts.map(item) : (item as T));
       url = this.followable(nextLink(res.headers.get('link')), url, visited);
     }
     return items;

@@ -41,19 +41,20 @@ export async function readApp(api: OktaApi, appId: string, signal: AbortSignal):
  */
 async function withMembers(api: OktaApi, rawGroups: unknown[], userIds: Set<string>, signal: AbortSignal): Promise<DirectoryGroup[]> {
   const groups = rawGroups.map(requireGroup);
+  // Reduced to ids as each list arrives, so whole member objects are not all held at once.
   const lists = await Promise.all(
-    groups.map((g) =>
-      api.list(api.url(`/api/v1/groups/${encodeURIComponent(g.id)}/users`, { limit: PAGE_SIZE.members }), 'okta.groups.read', {
+    groups.map(async (g) => {
+      const members = await api.list(api.url(`/api/v1/groups/${encodeURIComponent(g.id)}/users`, { limit: PAGE_SIZE.members }), 'okta.groups.read', {
         signal,
         allowNotFound: true,
-      }),
-    ),
+      });
+      return members && [...new Set(members.map(userId))].filter((id) => userIds.has(id));
+    }),
   );
   const result: DirectoryGroup[] = [];
   groups.forEach((group, i) => {
     const members = lists[i];
-    if (members === undefined) return;
-    result.push(toGroup(group, [...new Set(members.map(userId))].filter((id) => userIds.has(id))));
+    if (members !== undefined) result.push(toGroup(group, members));
   });
   return result;
 }

@@ -10,7 +10,7 @@
 import type { DirectoryGroup, DirectoryUser } from '../../directory/snapshot.js';
 import type { OktaApi } from './api.js';
 import { PAGE_SIZE } from './directory.js';
-import { requireGroup, toGroup, toUser, userId } from './model.js';
+import { requireGroup, toGroup, toUser, userId, type OktaGroup } from './model.js';
 
 /** How often a full read replaces incremental ones. */
 export const FULL_READ_EVERY_MS = 60 * 60_000;
@@ -52,16 +52,16 @@ export interface OrgRead {
 export async function readOrgPicture(api: OktaApi, previous: OrgPicture | undefined, now: number, signal: AbortSignal): Promise<OrgRead> {
   const full = !previous || now - previous.fullReadAt >= FULL_READ_EVERY_MS;
   const since = previous ? new Date(previous.readStartedAt - CLOCK_MARGIN_MS).toISOString() : undefined;
-  const [rawUsers, rawGroups] = await Promise.all([
+  const [listedUsers, rawGroups] = await Promise.all([
     full
-      ? api.list(api.url('/api/v1/users', { limit: PAGE_SIZE.users }), 'okta.users.read', { signal })
-      : api.list(api.url('/api/v1/users', { filter: `lastUpdated gt "${since}"`, limit: PAGE_SIZE.users }), 'okta.users.read', { signal }),
+      ? api.list(api.url('/api/v1/users', { limit: PAGE_SIZE.users }), 'okta.users.read', { signal, map: toUser })
+      : api.list(api.url('/api/v1/users', { filter: `lastUpdated gt "${since}"`, limit: PAGE_SIZE.users }), 'okta.users.read', { signal, map: toUser }),
     api.list(api.url('/api/v1/groups', { limit: GROUP_PAGE }), 'okta.groups.read', { signal }),
   ]);
 
   const users = full ? new Map<string, DirectoryUser>() : new Map(previous!.users);
   const changed = new Set<string>();
-  for (const user of rawUsers!.map(toUser)) {
+  for (const user of listedUsers!) {
     changed.add(user.id);
     // Only a filtered list shows DEPROVISIONED users; an unfiltered one leaves them out, so both mean gone.
     if (user.idpStatus === 'DEPROVISIONED') users.delete(user.id);
@@ -70,24 +70,32 @@ export async function readOrgPicture(api: OktaApi, previous: OrgPicture | undefi
 
   const groups = new Map<string, KnownGroup>();
   const toRead: { id: string; stamp: string; raw: unknown }[] = [];
-  for (const raw of rawGroups!) {
-    const group = requireGroup(raw) as { id: string; lastUpdated?: unknown; lastMembershipUpdated?: unknown };
+  for (const listed of rawGroups!) {
+    const group = requireGroup(listed) as OktaGroup & { lastUpdated?: unknown; lastMembershipUpdated?: unknown };
+    // What toGroup reads, not the whole object with its links.
+    const raw: OktaGroup = { id: group.id, type: group.type, profile: { name: group.profile.name, description: group.profile.description } };
     const stamp = `${String(group.lastUpdated)}|${String(group.lastMembershipUpdated)}`;
     const known = full ? undefined : previous!.groups.get(group.id);
     // Without both timestamps there is nothing to compare: read the members every time.
     if (known && known.stamp === stamp && group.lastUpdated && group.lastMembershipUpdated) groups.set(group.id, { ...known, raw });
     else toRead.push({ id: group.id, stamp, raw });
   }
-  const lists = await Promise.all(
-    toRead.map((g) =>
-      api.list(api.url(`/api/v1/groups/${encodeURIComponent(g.id)}/users`, { limit: PAGE_SIZE.members }), 'okta.groups.read', { signal, allowNotFound: true }),
-    ),
+  // Each list is reduced to member ids as soon as it arrives: a member comes as a whole user object,
+  // and holding every group's until the last arrives was the peak of a first sync (a million at 100k).
+  const memberIds = await Promise.all(
+    toRead.map(async (g) => {
+      // Each id is the user's own id string, not a copy per membership.
+      const members = await api.list(api.url(`/api/v1/groups/${encodeURIComponent(g.id)}/users`, { limit: PAGE_SIZE.members }), 'okta.groups.read', {
+        signal,
+        allowNotFound: true,
+        map: (m) => sharedId(users, userId(m)),
+      });
+      return members && [...new Set(members)];
+    }),
   );
   toRead.forEach((g, i) => {
-    const members = lists[i];
     // Deleted while we read: it is gone.
-    // Each member id is the user's own id string, not a copy per membership (a million at 100,000 people).
-    if (members !== undefined) groups.set(g.id, { stamp: g.stamp, raw: g.raw, memberIds: [...new Set(members.map((m) => sharedId(users, userId(m))))] });
+    if (memberIds[i] !== undefined) groups.set(g.id, { stamp: g.stamp, raw: g.raw, memberIds: memberIds[i] });
   });
 
   if (!full) await forgetDeletedUsers(api, previous!, groups, users, changed, signal);
