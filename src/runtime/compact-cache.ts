@@ -110,10 +110,12 @@ export class CompactCache<T extends CachedObject> {
     return this.objects.size;
   }
 
-  /** The writer stored this version (the apiserver's answer to its write). */
-  stored(obj: T): void {
+  /** The writer stored this version (the apiserver's answer to its write); returns it as the cache keeps it. */
+  stored(obj: T): T {
     this.removedAt.delete(key(obj));
-    this.upsert(this.opts.reduce(obj));
+    const kept = this.opts.reduce(obj);
+    this.upsert(kept);
+    return kept;
   }
 
   /** The writer deleted this object. */

@@ -61,7 +61,6 @@ const directoryIndex = (obj: Owned) => {
 
 export class OwnedObjects {
   private readonly caches: Record<CachedKind, CompactCache<Owned>>;
-  private readonly compact: <T extends Owned>(obj: T) => T;
   readonly kube: KubeApi;
 
   constructor(private readonly opts: OwnedObjectsOptions) {
@@ -93,7 +92,6 @@ export class OwnedObjects {
             : undefined,
         logger: opts.logger,
       });
-    this.compact = compactWith(strings);
     this.caches = { User: cacheOf('User'), Group: cacheOf('Group') };
     this.kube = this.wrap(opts.kube);
   }
@@ -110,11 +108,6 @@ export class OwnedObjects {
 
   hasSynced(): boolean {
     return this.caches.User.hasSynced() && this.caches.Group.hasSynced();
-  }
-
-  /** Objects cached, by kind (for the metrics and the benchmark). */
-  sizes(): Record<CachedKind, number> {
-    return { User: this.caches.User.size, Group: this.caches.Group.size };
   }
 
   private wrap(inner: KubeApi): KubeApi {
@@ -137,9 +130,7 @@ export class OwnedObjects {
         const stored = await inner.apply<T>(kind, obj);
         const cache = cacheFor(kind);
         if (!cache) return stored;
-        const kept = this.compact(stored as unknown as Owned);
-        cache.stored(kept);
-        return kept as unknown as T;
+        return cache.stored(stored as unknown as Owned) as unknown as T;
       },
       delete: async (kind, namespace, name, propagationPolicy) => {
         await inner.delete(kind, namespace, name, propagationPolicy);
