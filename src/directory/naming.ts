@@ -8,7 +8,11 @@ const MAX_SLUG = 40;
 
 export function slug(text: string): string {
   // Plain ASCII (nearly every login) has nothing to decompose or strip: one pass over its characters.
-  if (/^[\x20-\x7e]*$/.test(text)) return asciiSlug(text);
+  return /^[\x20-\x7e]*$/.test(text) ? asciiSlug(text) : slugByExpressions(text);
+}
+
+/** The slug of any text: accents dropped, lower case, the part before "@", runs of other characters as "-". */
+export function slugByExpressions(text: string): string {
   return text
     .normalize('NFKD')
     .replace(/[\u0300-\u036f]/g, '')
