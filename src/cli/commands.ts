@@ -33,6 +33,7 @@ Flags:
   --leader-elect                      run only while holding the Lease idpsync-operator
   --leader-election-namespace NS      where that Lease is (default: $POD_NAMESPACE, else idpsync-system)
   --workers N                         syncs run at the same time, per controller (default 2)
+  --idp-read-timeout DURATION         longest one sync's read of the IdP may take (default 10m)
   --log-level LEVEL                   ${LOG_LEVELS.join(', ')} (default: $LOG_LEVEL, else info)
   -h, --help                          this help`,
     async run(args) {

@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import winston from 'winston';
 import { DEFAULT_SCIM_LIMITS } from '../scim/limits.js';
 import { UsageError, parseOrExplain } from './args.js';
+import { parseDuration } from '../util/duration.js';
 
 /** The levels the operator's logger knows (winston's npm levels), most severe first. */
 export const LOG_LEVELS: readonly string[] = Object.keys(winston.config.npm.levels);
@@ -23,6 +24,8 @@ export interface RunFlags {
   leaderElectionNamespace?: string;
   workers: number;
   logLevel: string;
+  /** How long one sync's read of the IdP may take before it fails (nothing is changed then). */
+  fetchTimeoutMs: number;
 }
 
 export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv = process.env): RunFlags {
@@ -42,6 +45,7 @@ export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv = process.en
         'leader-elect': { type: 'boolean', default: false },
         'leader-election-namespace': { type: 'string' },
         workers: { type: 'string', default: '2' },
+        'idp-read-timeout': { type: 'string', default: '10m' },
         'log-level': { type: 'string' },
       },
     }),
@@ -58,6 +62,7 @@ export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv = process.en
     leaderElect: values['leader-elect'],
     leaderElectionNamespace: namespaceFlag('--leader-election-namespace', values['leader-election-namespace']),
     workers: positiveIntegerFlag('--workers', values.workers),
+    fetchTimeoutMs: durationFlag('--idp-read-timeout', values['idp-read-timeout']),
     logLevel: values['log-level'] !== undefined ? logLevelFlag('--log-level', values['log-level']) : (env.LOG_LEVEL ?? 'info'),
   };
 }
@@ -95,6 +100,18 @@ export function scimRateFlags(serving: boolean, rate: string | undefined, burst:
 function wholeNumberFlag(flag: string, value: string): number {
   if (!/^[0-9]+$/.test(value) || !Number.isSafeInteger(Number(value))) throw new UsageError(`${flag} must be a whole number (0 for no limit), not "${value}"`);
   return Number(value);
+}
+
+/** A duration such as 90s, 10m or 1h30m, of at least a second. */
+export function durationFlag(flag: string, value: string): number {
+  let ms: number;
+  try {
+    ms = parseDuration(value);
+  } catch {
+    throw new UsageError(`${flag} must be a duration such as 90s, 10m or 1h30m, not "${value}"`);
+  }
+  if (ms < 1000) throw new UsageError(`${flag} must be at least 1s, not "${value}"`);
+  return ms;
 }
 
 export function positiveIntegerFlag(flag: string, value: string): number {

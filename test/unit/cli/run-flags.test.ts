@@ -12,12 +12,13 @@ describe('idpsync run flags', () => {
       leaderElectionNamespace: undefined,
       workers: 2,
       logLevel: 'info',
+      fetchTimeoutMs: 600_000,
     });
   });
 
   it('reads every flag', () => {
     const flags = parseRunArgs(
-      ['--kubeconfig', 'package.json', '--namespace=team-a', '--metrics-bind-address', ':9090', '--leader-elect', '--leader-election-namespace', 'idpsync-system', '--workers=8', '--log-level', 'debug'],
+      ['--kubeconfig', 'package.json', '--namespace=team-a', '--metrics-bind-address', ':9090', '--leader-elect', '--leader-election-namespace', 'idpsync-system', '--workers=8', '--log-level', 'debug', '--idp-read-timeout', '45m'],
       {},
     );
     expect(flags).to.deep.equal({
@@ -28,6 +29,7 @@ describe('idpsync run flags', () => {
       leaderElectionNamespace: 'idpsync-system',
       workers: 8,
       logLevel: 'debug',
+      fetchTimeoutMs: 2_700_000,
     });
   });
 
@@ -66,6 +68,8 @@ describe('idpsync run flags', () => {
     [['--leader-election-namespace='], {}, '--leader-election-namespace must be a namespace name'],
     [['--kubeconfig=/nonexistent/config'], {}, '--kubeconfig /nonexistent/config: no such file'],
     [['extra'], {}, 'unexpected argument extra'],
+    [['--idp-read-timeout=10'], {}, '--idp-read-timeout must be a duration such as 90s, 10m or 1h30m, not "10"'],
+    [['--idp-read-timeout=500ms'], {}, '--idp-read-timeout must be at least 1s'],
   ];
   for (const [args, env, message] of refused) {
     it(`refuses ${[...args, ...Object.entries(env).map(([k, v]) => `${k}=${v}`)].join(' ') || '(nothing)'}`, () => {
