@@ -38,3 +38,10 @@ export function createDriver(
 export function rateLimitAnswersSince(driver: ProviderDriver, since: number): number {
   return rateLimitRecords.get(driver)?.limitedSince(since) ?? 0;
 }
+
+/** Stalls naming the first spec.provider.<provider> field that is missing or empty. */
+export function requireSettings<S extends object>(provider: string, settings: S | undefined, fields: readonly (keyof S & string)[]): void {
+  for (const field of fields) {
+    if (!settings?.[field]) throw new StallError('InvalidConfiguration', `spec.provider.${provider}.${field} is required`);
+  }
+}

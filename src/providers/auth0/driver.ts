@@ -1,4 +1,5 @@
 // Auth0 driver: the Management API v2 of one tenant, read with a Machine to Machine application.
+import { requireSettings } from '../context.js';
 import type { Static } from '@sinclair/typebox';
 import type { Auth0Settings as Auth0SettingsSchema } from '../../api/v1alpha1/directorysync.js';
 import { StallError } from '../../errors.js';
@@ -36,9 +37,7 @@ export class Auth0Driver implements ProviderDriver {
 
   constructor(ctx: DriverContext<Auth0Settings>, options: Auth0DriverOptions = {}) {
     const { settings, credentials } = ctx;
-    for (const field of ['domain', 'clientId'] as const) {
-      if (!settings?.[field]) throw new StallError('InvalidConfiguration', `spec.provider.auth0.${field} is required`);
-    }
+    requireSettings('auth0', settings, ['domain', 'clientId']);
     const clientSecret = credentials.clientSecret?.trim();
     if (!clientSecret) {
       throw new StallError('InvalidConfiguration', 'the Secret has no "clientSecret" (the Auth0 application\'s Client Secret, from its Settings tab)');

@@ -1,4 +1,5 @@
 // Keycloak driver: the Admin REST API of one realm, read with a confidential client's service account.
+import { requireSettings } from '../context.js';
 import type { Static } from '@sinclair/typebox';
 import type { KeycloakSettings as KeycloakSettingsSchema } from '../../api/v1alpha1/directorysync.js';
 import { StallError } from '../../errors.js';
@@ -40,9 +41,7 @@ export class KeycloakDriver implements ProviderDriver {
 
   constructor(ctx: DriverContext<KeycloakSettings>, options: KeycloakDriverOptions = {}) {
     const { settings, credentials } = ctx;
-    for (const field of ['baseUrl', 'realm', 'clientId'] as const) {
-      if (!settings?.[field]) throw new StallError('InvalidConfiguration', `spec.provider.keycloak.${field} is required`);
-    }
+    requireSettings('keycloak', settings, ['baseUrl', 'realm', 'clientId']);
     const clientSecret = credentials.clientSecret?.trim();
     if (!clientSecret) {
       throw new StallError('InvalidConfiguration', 'the Secret has no "clientSecret" (the Keycloak client\'s secret, from its Credentials tab)');

@@ -1,8 +1,8 @@
 // Zitadel driver: the people of one organisation (user service v2) and the roles of one project,
 // whose user grants say who holds them, read as a service user (JWT profile key or personal access token).
+import { requireSettings } from '../context.js';
 import type { Static } from '@sinclair/typebox';
 import type { ZitadelSettings as ZitadelSettingsSchema } from '../../api/v1alpha1/directorysync.js';
-import { StallError } from '../../errors.js';
 import { IdpHttpClient, readWhole } from '../http.js';
 import { checkUrlPolicy } from '../../util/http.js';
 import { verifyOptions, type DriverContext, type DriverFactory, type FetchOptions, type ProviderDriver, type VerifyOptions, type VerifyResult } from '../types.js';
@@ -31,9 +31,7 @@ export class ZitadelDriver implements ProviderDriver {
 
   constructor(ctx: DriverContext<ZitadelSettings>, options: ZitadelDriverOptions = {}) {
     const { settings } = ctx;
-    for (const field of ['baseUrl', 'projectId'] as const) {
-      if (!settings?.[field]) throw new StallError('InvalidConfiguration', `spec.provider.zitadel.${field} is required`);
-    }
+    requireSettings('zitadel', settings, ['baseUrl', 'projectId']);
     const credentials = readCredentials(ctx.credentials);
     const base = checkUrlPolicy(settings.baseUrl, ctx.allowInsecureLoopback, 'Zitadel base URL');
     this.tokenUrl = tokenUrlOf(base).href;
