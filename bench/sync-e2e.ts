@@ -43,6 +43,8 @@ interface Phase {
   idpCalls: number;
   writes: Record<string, number>;
   peakRssMiB: number;
+  /** Seconds the operator's syncs spent in each step (idpsync_sync_phase_duration_seconds). */
+  steps: Record<string, number>;
 }
 
 const admin = () => new KubeClient(adminKubeConfig());
@@ -64,7 +66,7 @@ async function main(): Promise<void> {
     await waitFor(() => fetch(`http://127.0.0.1:${metricsPort}/readyz`).then((r) => r.ok, () => false), { timeoutMs: 120_000, what: 'the operator to be ready' });
     console.log(`operator idle: ${rssMiB(operator.pid!, 'VmRSS')} MiB RSS`);
 
-    const first = await phase(okta, operator.pid!, async () => {
+    const first = await phase(okta, operator.pid!, metricsPort, async () => {
       ownWrite('APPLY');
       await createDirectory(ns, 'corp', okta.connection(), { interval: '24h' });
       await waitFor(async () => readyAfter(await directory(ns), 0), { timeoutMs: SYNC_TIMEOUT_MS, intervalMs: 500, what: 'the first sync to be Ready' });
@@ -72,12 +74,12 @@ async function main(): Promise<void> {
     const ds = await directory(ns);
     report('first sync until Ready', first, `${ds.status?.counts?.users} Users, ${ds.status?.counts?.groups} Groups`);
 
-    const resync = await phase(okta, operator.pid!, () => syncNow(ns));
+    const resync = await phase(okta, operator.pid!, metricsPort, () => syncNow(ns));
     report('no-op resync', resync);
 
     const victim = await pickVictim(ns, okta);
     let revokedAfter = 0;
-    const suspension = await phase(okta, operator.pid!, async () => {
+    const suspension = await phase(okta, operator.pid!, metricsPort, async () => {
       const started = performance.now();
       const user = okta.directory.users.find((u) => u.id === victim.spec.idpId)!;
       user.state = 'suspended';
@@ -129,25 +131,38 @@ function spawnOperator(namespace: string, kubeconfig: string, metricsPort: numbe
 }
 
 /** Runs one step and measures it: wall time, IdP requests, apiserver writes by verb, the operator's peak RSS. */
-async function phase(okta: OktaEmulator, pid: number, step: () => Promise<void>): Promise<Phase> {
+async function phase(okta: OktaEmulator, pid: number, metricsPort: number, step: () => Promise<void>): Promise<Phase> {
   writeFileSync(`/proc/${pid}/clear_refs`, '5'); // resets VmHWM, the peak resident set
   const calls = okta.requests.length;
   const before = await apiserverWrites();
   const ownBefore = { ...ownWrites };
+  const stepsBefore = await syncSteps(metricsPort);
   const started = performance.now();
   await step();
   const seconds = (performance.now() - started) / 1000;
   const after = await apiserverWrites();
+  const stepsAfter = await syncSteps(metricsPort);
+  const steps = Object.fromEntries(Object.entries(stepsAfter).map(([name, s]) => [name, s - (stepsBefore[name] ?? 0)]));
   const own = (verb: string) => (ownWrites[verb] ?? 0) - (ownBefore[verb] ?? 0);
   const writes = Object.fromEntries(
     Object.entries(after).map(([verb, n]) => [verb, n - (before[verb] ?? 0) - own(verb)]).filter(([, n]) => (n as number) > 0),
   );
-  return { seconds, idpCalls: okta.requests.length - calls, writes, peakRssMiB: rssMiB(pid, 'VmHWM') };
+  return { seconds, idpCalls: okta.requests.length - calls, writes, peakRssMiB: rssMiB(pid, 'VmHWM'), steps };
+}
+
+/** Sum of seconds per sync step from the operator's own /metrics. */
+async function syncSteps(metricsPort: number): Promise<Record<string, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const sums: Record<string, number> = {};
+  for (const m of text.matchAll(/^idpsync_sync_phase_duration_seconds_sum\{[^}]*phase="(\w+)"[^}]*\} (\S+)$/gm)) sums[m[1]] = (sums[m[1]] ?? 0) + Number(m[2]);
+  return sums;
 }
 
 function report(what: string, p: Phase, extra = ''): void {
   const writes = Object.entries(p.writes).map(([verb, n]) => `${verb} ${n}`).join(', ') || 'none';
+  const steps = Object.entries(p.steps).filter(([, s]) => s > 0).map(([name, s]) => `${name} ${s.toFixed(2)}`).join(', ');
   console.log(`${what}: ${p.seconds.toFixed(1)} s, ${p.idpCalls} IdP calls, apiserver writes ${total(p.writes)} (${writes}), operator peak RSS ${p.peakRssMiB} MiB${extra ? `; ${extra}` : ''}`);
+  if (steps) console.log(`  the operator's sync steps (s): ${steps}`);
 }
 
 const total = (w: Record<string, number>) => Object.values(w).reduce((a, b) => a + b, 0);

@@ -17,6 +17,7 @@ import {
   syncTotal,
   deletionsHeld,
   directoryObjects,
+  syncPhaseDurationSeconds,
 } from '../runtime/metrics.js';
 import { DirectorySyncController } from './directorysync/controller.js';
 import { DirectorySyncReconciler, type EventSink, type SyncObserver } from './directorysync/reconciler.js';
@@ -117,6 +118,9 @@ export const metricsObserver: SyncObserver = {
     } else {
       syncTotal.inc({ ...labels, result: outcome.error.constructor.name === 'StallError' ? 'stalled' : 'error' });
     }
+  },
+  phase(ds, phase, durationMs) {
+    syncPhaseDurationSeconds.observe({ namespace: ds.metadata.namespace!, directory: ds.metadata.name!, phase }, durationMs / 1000);
   },
   signalsPending(namespace, directory, pending) {
     revocationSignalsPending.set({ namespace, directory }, pending);

@@ -12,7 +12,7 @@ import { idHash } from '../../directory/naming.js';
 import type { IdpKind, KubeApi } from '../../kube/client.js';
 import { apiServerMessage, classifyClusterError, isRefusal } from '../../kube/errors.js';
 import { writeRetryPolicy, type WriteRetryOptions } from '../../kube/write-retry.js';
-import { mapLimit } from '../../util/concurrency.js';
+import { drainLimit } from '../../util/concurrency.js';
 import { directoryOwnerRef, groupOwnerRef } from '../owners.js';
 
 export interface RejectedObject {
@@ -92,14 +92,19 @@ export function policyApplyBody(ds: DirectorySync, write: PolicyWrite, groupUid:
   return { metadata, spec: write.spec };
 }
 
-export async function applyPlan(
-  kube: KubeApi,
-  ds: DirectorySync,
-  plan: Plan,
-  existingGroups: readonly Group[],
-  concurrency = 8,
-  writeRetry: WriteRetryOptions = {},
-): Promise<ApplyResult> {
+export interface ApplyOptions {
+  /** Objects written at once. Default 8. */
+  concurrency?: number;
+  writeRetry?: WriteRetryOptions;
+  /**
+   * Take the Users and Groups out of the plan (plan.users and plan.groups are left empty) and let go of
+   * each once it is written, so a first sync does not hold every desired object next to the stored ones.
+   */
+  release?: boolean;
+}
+
+export async function applyPlan(kube: KubeApi, ds: DirectorySync, plan: Plan, existingGroups: readonly Group[], options: ApplyOptions = {}): Promise<ApplyResult> {
+  const { concurrency = 8, writeRetry = {}, release = false } = options;
   const retrying = writeRetryPolicy(writeRetry);
   const namespace = ds.metadata.namespace!;
   const result: ApplyResult = { writes: 0, rejected: [], storedUsers: new Map() };
@@ -107,11 +112,11 @@ export async function applyPlan(
   const groupUid = new Map(existingGroups.map((g) => [g.metadata.name!, g.metadata.uid!]));
   const rejectedGroups = new Set<string>();
 
-  const step = async <T>(items: readonly T[], kind: (item: T) => IdpKind, nameOf: (item: T) => string, write: (item: T) => Promise<void>) => {
+  const step = async <T>(items: T[], kind: (item: T) => IdpKind, nameOf: (item: T) => string, write: (item: T) => Promise<void>) => {
     // Once a write has failed, no retry of another starts: the step stops as it would without retries.
     const stopped = new AbortController();
     try {
-      await mapLimit(items, concurrency, async (item) => {
+      await drainLimit(items, concurrency, async (item) => {
         try {
           await retrying.execute(({ signal }) => {
             signal.throwIfAborted();
@@ -137,21 +142,38 @@ export async function applyPlan(
     result.storedUsers.set(u.name, await kube.apply<User>('User', userApplyBody(ds, u)));
   };
 
+  // Each step empties its own array as it writes (drainLimit); with `release` nothing else holds the writes.
+  const [revoking, granting] = partition(release ? take(plan, 'users') : plan.users, (u) => u.revokes);
+  const groups = release ? take(plan, 'groups') : [...plan.groups];
+
   // 1. Access goes first: suspended, deleted and departing people, then Policies no rule wants any more.
-  await step(plan.users.filter((u) => u.revokes), () => 'User', (u) => u.name, writeUser);
-  await step(plan.policies.deletions, () => 'Policy', (p) => p, (p) => kube.delete('Policy', namespace, p));
+  await step(revoking, () => 'User', (u) => u.name, writeUser);
+  await step([...plan.policies.deletions], () => 'Policy', (p) => p, (p) => kube.delete('Policy', namespace, p));
   // Background propagation (see docs/policies.md): members have already lost the Group above, and the
   // garbage collector then removes the Policies it owns.
-  await step(plan.deletions, (d) => d.kind, (d) => d.name, (d) => kube.delete(d.kind, namespace, d.name, 'Background'));
+  await step([...plan.deletions], (d) => d.kind, (d) => d.name, (d) => kube.delete(d.kind, namespace, d.name, 'Background'));
   // 2. Then what grants access: Groups before the Users that name them, then the Policies Groups own.
-  await step(plan.groups, () => 'Group', (g) => g.name, async (g) => {
+  await step(groups, () => 'Group', (g) => g.name, async (g) => {
     const stored = await kube.apply<Group>('Group', groupApplyBody(ds, g));
     groupUid.set(g.name, stored.metadata.uid!);
   });
-  await step(plan.users.filter((u) => !u.revokes), () => 'User', (u) => u.name, writeUser);
+  await step(granting, () => 'User', (u) => u.name, writeUser);
   const policies = plan.policies.writes.filter((p) => !rejectedGroups.has(p.group) && groupUid.has(p.group));
   await step(policies, () => 'Policy', (p) => p.name, async (p) => {
     await kube.apply('Policy', policyApplyBody(ds, p, groupUid.get(p.group)!));
   });
   return result;
+}
+
+function take<K extends 'users' | 'groups'>(plan: Plan, key: K): Plan[K] {
+  const taken = plan[key];
+  plan[key] = [];
+  return taken;
+}
+
+function partition<T>(items: readonly T[], test: (item: T) => boolean): [T[], T[]] {
+  const yes: T[] = [];
+  const no: T[] = [];
+  for (const item of items) (test(item) ? yes : no).push(item);
+  return [yes, no];
 }

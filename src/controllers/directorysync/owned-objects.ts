@@ -36,8 +36,9 @@ export function withoutManagedFields<T extends Owned>(obj: T): T {
 }
 
 /**
- * The cache's form of an object: without managedFields, and with the names that repeat across objects
- * (group names in Users, logins and group names in Groups, label values) shared through one interner.
+ * The cache's form of an object: without managedFields, and with what repeats across objects (group
+ * names in Users, logins and group names in Groups, label values, the namespace) shared through one
+ * interner, and the owner references shared by every object of a directory held once.
  */
 export function compactWith(strings: Interner) {
   const shared = <S>(spec: S, keys: readonly string[]): S => {
@@ -45,9 +46,21 @@ export function compactWith(strings: Interner) {
     for (const k of keys) if (Array.isArray(out[k])) out[k] = strings.list(out[k] as string[]);
     return out as S;
   };
+  // Every object of a directory has the same owner reference: one copy per distinct list.
+  const ownerLists = new Map<string, Owned['metadata']['ownerReferences']>();
+  const sharedOwners = (refs: Owned['metadata']['ownerReferences']) => {
+    if (!refs) return refs;
+    const key = JSON.stringify(refs);
+    const kept = ownerLists.get(key);
+    if (kept) return kept;
+    ownerLists.set(key, refs);
+    return refs;
+  };
   return <T extends Owned>(obj: T): T => {
     const kept = withoutManagedFields(obj);
     const metadata = { ...kept.metadata };
+    if (metadata.namespace) metadata.namespace = strings.of(metadata.namespace);
+    if (metadata.ownerReferences) metadata.ownerReferences = sharedOwners(metadata.ownerReferences);
     if (metadata.labels) metadata.labels = Object.fromEntries(Object.entries(metadata.labels).map(([k, v]) => [strings.of(k), strings.of(v)]));
     const spec = shared(kept.spec, kept.kind === 'User' ? ['groups'] : ['members', 'parents', 'children']);
     return { ...kept, metadata, spec };

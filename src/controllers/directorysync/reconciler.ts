@@ -38,11 +38,15 @@ export interface ReconcileLogger {
 
 export interface SyncObserver {
   synced?(ds: DirectorySync, outcome: Outcome, durationMs: number): void;
+  /** How long one step of a sync took. */
+  phase?(ds: DirectorySync, phase: SyncPhase, durationMs: number): void;
   /** Revocation signals still owed after a reconcile delivered what it could. */
   signalsPending?(namespace: string, directory: string, pending: number): void;
   /** The DirectorySync is gone: drop what is kept about it. */
   forgotten?(namespace: string, directory: string): void;
 }
+
+export type SyncPhase = 'read' | 'list' | 'plan' | 'apply' | 'signals';
 
 export interface ReconcilerDeps {
   kube: KubeApi;
@@ -169,13 +173,16 @@ export class DirectorySyncReconciler {
       const fetchTimeoutMs = this.deps.fetchTimeoutMs ?? 10 * 60_000;
       const fetchTimeout = AbortSignal.timeout(fetchTimeoutMs);
       const fetchStarted = this.deps.now();
+      const timed = this.phaseTimer(ds, fetchStarted);
       const snapshot = await idp(() => driver!.fetch({ syncOrgUnits: ds.spec.syncOrgUnits ?? false, complete: awaitsConfirmation(ds), signal: AbortSignal.any([this.stopping.signal, fetchTimeout]) })).catch((err) => {
         if (!fetchTimeout.aborted || this.stopping.signal.aborted) throw err;
         throw listingTimedOut(fetchTimeoutMs, rateLimitAnswersSince(driver!, fetchStarted), err);
       });
+      timed('read');
       const { users: existingUsers, groups: existingGroups, policies: existingPolicies } = await cluster('listing the objects of this directory', () =>
         listDirectoryObjects(this.deps.kube, namespace, name),
       );
+      timed('list');
       const plan = decide({
         directory: { name, namespace, annotations: ds.metadata.annotations ?? {}, spec: ds.spec },
         snapshot,
@@ -184,21 +191,24 @@ export class DirectorySyncReconciler {
         existingPolicies,
         now: new Date(this.deps.now()),
       });
+      timed('plan');
+      const touched = [...plan.groups.map((g) => g.name), ...plan.deletions.filter((d) => d.kind === 'Group').map((d) => d.name)];
       let applied: ApplyResult | undefined;
       let stopped: ApplyStopped | undefined;
       try {
-        applied = await applyPlan(this.deps.kube, ds, plan, existingGroups, this.deps.writeConcurrency);
+        applied = await applyPlan(this.deps.kube, ds, plan, existingGroups, { concurrency: this.deps.writeConcurrency, release: true });
       } catch (err) {
         if (!(err instanceof ApplyStopped)) throw err;
         stopped = err;
       }
+      timed('apply');
       // Signals are owed by what was stored, whether or not the rest of the plan was.
       await this.deliverSignals(ds, storedUsers(existingUsers, applied?.storedUsers ?? stopped?.storedUsers));
       signalsDelivered = true;
+      timed('signals');
       if (stopped) throw stopped;
       this.emit(ds, plan.events);
       this.reportRejected(ds, applied!.rejected);
-      const touched = [...plan.groups.map((g) => g.name), ...plan.deletions.filter((d) => d.kind === 'Group').map((d) => d.name)];
       if (touched.length) this.deps.onGroupsChanged?.(namespace, touched);
       outcome = { kind: 'synced', plan, apiCalls: snapshot.apiCalls, writes: applied!.writes, provider: ds.spec.provider.type, rejected: applied!.rejected };
     } catch (err) {
@@ -237,6 +247,16 @@ export class DirectorySyncReconciler {
     const unconfirmed = outcome.plan.unconfirmed.users.length + outcome.plan.unconfirmed.groups.length;
     const interval = this.nextInterval(ds);
     return { requeueAfterMs: unconfirmed ? Math.min(interval, this.deps.confirmAfterMs ?? 60_000) : interval };
+  }
+
+  /** Reports each step's duration, from the end of the one before. */
+  private phaseTimer(ds: DirectorySync, from: number): (phase: SyncPhase) => void {
+    let last = from;
+    return (phase) => {
+      const now = this.deps.now();
+      this.deps.observer?.phase?.(ds, phase, now - last);
+      last = now;
+    };
   }
 
   private nextInterval(ds: DirectorySync): number {

@@ -20,7 +20,7 @@ const changed = () => snapshot([user('u1', 'ann@x.io', { state: 'Suspended' }), 
 async function synced(kube: MemoryKube, next = changed()): Promise<Plan> {
   const plan = (snap: ReturnType<typeof everyone>) =>
     decide({ directory: directory(), snapshot: snap, existingUsers: kube.all<User>('User', NS), existingGroups: kube.all<Group>('Group', NS), now: new Date('2026-03-01T00:00:00Z') });
-  await applyPlan(kube, ds, plan(everyone()), kube.all<Group>('Group', NS), 4, FAST);
+  await applyPlan(kube, ds, plan(everyone()), kube.all<Group>('Group', NS), { concurrency: 4, writeRetry: FAST });
   kube.calls.length = 0;
   return plan(next);
 }
@@ -40,7 +40,7 @@ describe('applyPlan: writes refused for now', () => {
     const kube = new MemoryKube();
     const plan = await synced(kube);
     kube.fail(refuse(3, userApply('ann@x.io'), conflict));
-    const result = await applyPlan(kube, ds, plan, kube.all<Group>('Group', NS), 4, FAST);
+    const result = await applyPlan(kube, ds, plan, kube.all<Group>('Group', NS), { concurrency: 4, writeRetry: FAST });
     expect(kube.writes().filter(userApply('ann@x.io')), 'sends of the conflicting write').to.have.length(4);
     expect(result.rejected).to.deep.equal([]);
     expect(kube.all<User>('User', NS).find((u) => u.spec.login === 'ann@x.io')?.spec.state).to.equal('Suspended');
@@ -55,7 +55,7 @@ describe('applyPlan: writes refused for now', () => {
     const kube = new MemoryKube();
     const plan = await synced(kube);
     kube.fail(refuse(2, userApply('dan@x.io'), () => new FakeApiError(429, 'Too many requests, please try again later.', { 'retry-after': '0' })));
-    await applyPlan(kube, ds, plan, kube.all<Group>('Group', NS), 4, FAST);
+    await applyPlan(kube, ds, plan, kube.all<Group>('Group', NS), { concurrency: 4, writeRetry: FAST });
     expect(kube.writes().filter(userApply('dan@x.io'))).to.have.length(3);
     expect(kube.all<User>('User', NS).map((u) => u.spec.login)).to.include('dan@x.io');
   });
@@ -64,7 +64,7 @@ describe('applyPlan: writes refused for now', () => {
     const kube = new MemoryKube();
     const plan = await synced(kube);
     kube.fail(refuse(1, userApply('ann@x.io'), () => new FakeApiError(429, 'Too many requests', { 'retry-after': '30' })));
-    const err = await applyPlan(kube, ds, plan, kube.all<Group>('Group', NS), 4, FAST).catch((e: unknown) => e);
+    const err = await applyPlan(kube, ds, plan, kube.all<Group>('Group', NS), { concurrency: 4, writeRetry: FAST }).catch((e: unknown) => e);
     expect(err).to.be.instanceOf(ApplyStopped);
     expect(kube.writes().filter(userApply('ann@x.io'))).to.have.length(1);
     expect(((err as ApplyStopped).failure as { retryAfterMs?: number }).retryAfterMs).to.equal(30_000);
@@ -74,7 +74,7 @@ describe('applyPlan: writes refused for now', () => {
     const kube = new MemoryKube();
     const plan = await synced(kube);
     kube.fail(refuse(Infinity, userApply('ann@x.io'), conflict));
-    const err = await applyPlan(kube, ds, plan, kube.all<Group>('Group', NS), 4, { ...FAST, retries: 2 }).catch((e: unknown) => e);
+    const err = await applyPlan(kube, ds, plan, kube.all<Group>('Group', NS), { concurrency: 4, writeRetry: { ...FAST, retries: 2 } }).catch((e: unknown) => e);
     expect(err).to.be.instanceOf(ApplyStopped);
     expect(((err as ApplyStopped).failure as { reason?: string }).reason).to.equal('Conflict');
     expect(kube.writes().filter(userApply('ann@x.io')), 'first send and two retries').to.have.length(3);
@@ -87,8 +87,33 @@ describe('applyPlan: writes refused for now', () => {
     const plan = await synced(kube, snapshot([user('u1', 'ann@x.io'), user('u2', 'ben@x.io', { state: 'Suspended' }), user('u3', 'cat@x.io', { state: 'Suspended' })], [group('g1', 'eng', ['u1'])]));
     kube.fail(refuse(Infinity, userApply('ben@x.io'), conflict));
     kube.fail(refuse(Infinity, userApply('cat@x.io'), () => new FakeApiError(500, 'etcdserver: request timed out')));
-    const err = await applyPlan(kube, ds, plan, kube.all<Group>('Group', NS), 4, { baseDelayMs: 50, maxDelayMs: 2000, retries: 4 }).catch((e: unknown) => e);
+    const err = await applyPlan(kube, ds, plan, kube.all<Group>('Group', NS), { concurrency: 4, writeRetry: { baseDelayMs: 50, maxDelayMs: 2000, retries: 4 } }).catch((e: unknown) => e);
     expect(err).to.be.instanceOf(ApplyStopped);
     expect(kube.writes().filter(userApply('ben@x.io')), 'sends of the conflicting write').to.have.length(1);
+  });
+});
+
+describe('applyPlan: a plan handed over (release)', () => {
+  it('empties the plan of its Users and Groups and still writes every one of them, revocations first', async () => {
+    const kube = new MemoryKube();
+    const plan = await synced(kube);
+    const users = plan.users.map((u) => u.spec.login);
+    const groups = plan.groups.map((g) => g.name);
+    expect(users).to.include.members(['ann@x.io', 'dan@x.io']);
+    const result = await applyPlan(kube, ds, plan, kube.all<Group>('Group', NS), { concurrency: 4, writeRetry: FAST, release: true });
+    expect(plan.users, 'plan.users').to.deep.equal([]);
+    expect(plan.groups, 'plan.groups').to.deep.equal([]);
+    expect(result.writes).to.equal(users.length + groups.length);
+    const written = kube.writes().map((c) => (c.kind === 'User' ? (c.body as User).spec.login : c.name));
+    expect(written).to.have.members([...users, ...groups]);
+    expect(written.indexOf('ann@x.io'), 'the suspension before any grant').to.equal(0);
+  });
+
+  it('leaves the plan whole without it', async () => {
+    const kube = new MemoryKube();
+    const plan = await synced(kube);
+    const before = plan.users.length + plan.groups.length;
+    await applyPlan(kube, ds, plan, kube.all<Group>('Group', NS), { concurrency: 4, writeRetry: FAST });
+    expect(plan.users.length + plan.groups.length).to.equal(before);
   });
 });

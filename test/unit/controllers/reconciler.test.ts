@@ -2,7 +2,7 @@
 // reconcile makes, in which order, and what survives a failure or a crash at each point.
 import { expect } from 'chai';
 import { API_VERSION, FINALIZER, type DirectorySync, type User, type Webhook } from '../../../src/api/v1alpha1/index.js';
-import { DirectorySyncReconciler, type EventSink, type ReconcileResult } from '../../../src/controllers/directorysync/reconciler.js';
+import { DirectorySyncReconciler, type EventSink, type ReconcileResult, type SyncObserver } from '../../../src/controllers/directorysync/reconciler.js';
 import type { RevocationNotifier } from '../../../src/controllers/directorysync/notifications.js';
 import type { CloudEvent } from '../../../src/notify/cloudevent.js';
 import type { WebhookTarget } from '../../../src/notify/notifier.js';
@@ -91,6 +91,7 @@ class Process {
       writeConcurrency: rig.writeConcurrency,
       fetchTimeoutMs: rig.fetchTimeoutMs,
       confirmAfterMs: rig.confirmAfterMs,
+      observer: rig.observer,
     });
   }
 
@@ -134,6 +135,7 @@ class Rig {
   writeConcurrency = 4;
   fetchTimeoutMs?: number;
   confirmAfterMs?: number;
+  observer?: SyncObserver;
   snap: DirectorySnapshot;
   fetchError?: unknown;
   fetchHook?: (signal?: AbortSignal) => Promise<void>;
@@ -662,6 +664,28 @@ describe('controllers/directorysync reconciler (in-memory apiserver)', () => {
         server.close();
         await http?.close();
       }
+    });
+  });
+
+  describe('where a sync spends its time', () => {
+    it('reports each step once, in order, each from the end of the one before', async () => {
+      const rig = new Rig(team());
+      const phases: [string, number][] = [];
+      rig.observer = { phase: (_ds, phase, ms) => phases.push([phase, ms]) };
+      rig.fetchHook = async () => {
+        rig.now += 1500;
+      };
+      await rig.process().reconcile();
+      expect(phases).to.deep.equal([['read', 1500], ['list', 0], ['plan', 0], ['apply', 0], ['signals', 0]]);
+    });
+
+    it('reports no step of a sync whose IdP read failed', async () => {
+      const rig = new Rig(team());
+      const phases: string[] = [];
+      rig.observer = { phase: (_ds, phase) => phases.push(phase) };
+      rig.fetchError = new TransientError('IdpUnavailable', 'the IdP answered 503');
+      await rig.process().reconcile();
+      expect(phases).to.deep.equal([]);
     });
   });
 
