@@ -56,7 +56,7 @@ export async function readOrgPicture(api: OktaApi, previous: OrgPicture | undefi
     full
       ? api.list(api.url('/api/v1/users', { limit: PAGE_SIZE.users }), 'okta.users.read', { signal, map: toUser })
       : api.list(api.url('/api/v1/users', { filter: `lastUpdated gt "${since}"`, limit: PAGE_SIZE.users }), 'okta.users.read', { signal, map: toUser }),
-    api.list(api.url('/api/v1/groups', { limit: GROUP_PAGE }), 'okta.groups.read', { signal }),
+    api.list(api.url('/api/v1/groups', { limit: GROUP_PAGE }), 'okta.groups.read', { signal, map: listedGroup }),
   ]);
 
   const users = full ? new Map<string, DirectoryUser>() : new Map(previous!.users);
@@ -70,15 +70,11 @@ export async function readOrgPicture(api: OktaApi, previous: OrgPicture | undefi
 
   const groups = new Map<string, KnownGroup>();
   const toRead: { id: string; stamp: string; raw: unknown }[] = [];
-  for (const listed of rawGroups!) {
-    const group = requireGroup(listed) as OktaGroup & { lastUpdated?: unknown; lastMembershipUpdated?: unknown };
-    // What toGroup reads, not the whole object with its links.
-    const raw: OktaGroup = { id: group.id, type: group.type, profile: { name: group.profile.name, description: group.profile.description } };
-    const stamp = `${String(group.lastUpdated)}|${String(group.lastMembershipUpdated)}`;
-    const known = full ? undefined : previous!.groups.get(group.id);
+  for (const { raw, stamp, stamped } of rawGroups!) {
+    const known = full ? undefined : previous!.groups.get(raw.id);
     // Without both timestamps there is nothing to compare: read the members every time.
-    if (known && known.stamp === stamp && group.lastUpdated && group.lastMembershipUpdated) groups.set(group.id, { ...known, raw });
-    else toRead.push({ id: group.id, stamp, raw });
+    if (known && known.stamp === stamp && stamped) groups.set(raw.id, { ...known, raw });
+    else toRead.push({ id: raw.id, stamp, raw });
   }
   // Each list is reduced to member ids as soon as it arrives: a member comes as a whole user object,
   // and holding every group's until the last arrives was the peak of a first sync (a million at 100k).
@@ -139,6 +135,16 @@ async function forgetDeletedUsers(
       else users.set(id, user);
     }),
   );
+}
+
+/** A listed group reduced as its page arrives: what toGroup reads, not the whole object with its links. */
+function listedGroup(item: unknown): { raw: OktaGroup; stamp: string; stamped: boolean } {
+  const group = requireGroup(item) as OktaGroup & { lastUpdated?: unknown; lastMembershipUpdated?: unknown };
+  return {
+    raw: { id: group.id, type: group.type, profile: { name: group.profile.name, description: group.profile.description } },
+    stamp: `${String(group.lastUpdated)}|${String(group.lastMembershipUpdated)}`,
+    stamped: Boolean(group.lastUpdated && group.lastMembershipUpdated),
+  };
 }
 
 function sharedId(users: ReadonlyMap<string, DirectoryUser>, id: string): string {
