@@ -30,6 +30,8 @@ interface KnownGroup {
   raw: unknown;
   /** Direct members as listed, before narrowing to the users we sync. */
   memberIds: string[];
+  /** memberIds narrowed to the picture's users, as the last snapshot computed it. */
+  synced?: string[];
 }
 
 export interface OrgPicture {
@@ -61,11 +63,17 @@ export async function readOrgPicture(api: OktaApi, previous: OrgPicture | undefi
 
   const users = full ? new Map<string, DirectoryUser>() : new Map(previous!.users);
   const changed = new Set<string>();
+  /** Whether anyone joined or left the picture's users: then every group's members are narrowed again. */
+  let sameUsers = !full;
   for (const user of listedUsers!) {
     changed.add(user.id);
     // Only a filtered list shows DEPROVISIONED users; an unfiltered one leaves them out, so both mean gone.
-    if (user.idpStatus === 'DEPROVISIONED') users.delete(user.id);
-    else users.set(user.id, user);
+    if (user.idpStatus === 'DEPROVISIONED') {
+      if (users.delete(user.id)) sameUsers = false;
+    } else {
+      if (!users.has(user.id)) sameUsers = false;
+      users.set(user.id, user);
+    }
   }
 
   const groups = new Map<string, KnownGroup>();
@@ -94,10 +102,10 @@ export async function readOrgPicture(api: OktaApi, previous: OrgPicture | undefi
     if (memberIds[i] !== undefined) groups.set(g.id, { stamp: g.stamp, raw: g.raw, memberIds: memberIds[i] });
   });
 
-  if (!full) await forgetDeletedUsers(api, previous!, groups, users, changed, signal);
+  if (!full && (await forgetDeletedUsers(api, previous!, groups, users, changed, signal))) sameUsers = false;
 
   const picture: OrgPicture = { users, groups, readStartedAt: now, fullReadAt: full ? now : previous!.fullReadAt };
-  return { picture, full, ...snapshotOf(picture) };
+  return { picture, full, ...snapshotOf(picture, sameUsers) };
 }
 
 /**
@@ -112,7 +120,7 @@ async function forgetDeletedUsers(
   users: Map<string, DirectoryUser>,
   changed: Set<string>,
   signal: AbortSignal,
-): Promise<void> {
+): Promise<boolean> {
   const left = new Set<string>();
   for (const [id, before] of previous.groups) {
     const now = groups.get(id);
@@ -120,11 +128,12 @@ async function forgetDeletedUsers(
     const stayed = new Set(now?.memberIds ?? []);
     for (const member of before.memberIds) if (!stayed.has(member) && !changed.has(member) && users.has(member)) left.add(member);
   }
-  if (left.size === 0) return;
+  if (left.size === 0) return false;
+  const before = users.size;
   if (left.size > MAX_LOOKUPS) {
     const all = new Set((await api.list(api.url('/api/v1/users', { limit: PAGE_SIZE.users }), 'okta.users.read', { signal }))!.map(userId));
     for (const id of left) if (!all.has(id)) users.delete(id);
-    return;
+    return users.size !== before;
   }
   await Promise.all(
     [...left].map(async (id) => {
@@ -135,6 +144,8 @@ async function forgetDeletedUsers(
       else users.set(id, user);
     }),
   );
+  // Only people already in the picture are looked up, so the set can only have lost some.
+  return users.size !== before;
 }
 
 /** A listed group reduced as its page arrives: what toGroup reads, not the whole object with its links. */
@@ -151,9 +162,16 @@ function sharedId(users: ReadonlyMap<string, DirectoryUser>, id: string): string
   return users.get(id)?.id ?? id;
 }
 
-/** Users and groups as the driver contract wants them; members we do not sync are left out. */
-export function snapshotOf(picture: OrgPicture): { users: DirectoryUser[]; groups: DirectoryGroup[] } {
+/**
+ * Users and groups as the driver contract wants them; members we do not sync are left out. With
+ * `sameUsers` (no one joined or left the users since the previous picture), a group not read again
+ * keeps the narrowed member list that picture computed: a million lookups fewer at 100,000 people.
+ */
+export function snapshotOf(picture: OrgPicture, sameUsers = false): { users: DirectoryUser[]; groups: DirectoryGroup[] } {
   const groups: DirectoryGroup[] = [];
-  for (const g of picture.groups.values()) groups.push(toGroup(g.raw, g.memberIds.filter((id) => picture.users.has(id))));
+  for (const g of picture.groups.values()) {
+    if (!sameUsers || !g.synced) g.synced = g.memberIds.filter((id) => picture.users.has(id));
+    groups.push(toGroup(g.raw, g.synced));
+  }
   return { users: [...picture.users.values()], groups };
 }

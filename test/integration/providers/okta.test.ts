@@ -241,6 +241,22 @@ describe('Okta driver against the Okta emulator', function () {
       expect(canonical(next)).to.deep.equal(canonical(await fullRead()));
     });
 
+    it('puts a reactivated person back in the groups they never left, though no group was read again', async () => {
+      const person = emulator.directory.users.find((u) => emulator.directory.groups.some((g) => g.members?.includes(u.id)))!;
+      const theirGroups = emulator.directory.groups.filter((g) => g.members?.includes(person.id)).map((g) => g.id);
+      person.state = 'deleted';
+      const away = await fetch();
+      expect(away.groups.filter((g) => g.memberUserIds.includes(person.id))).to.deep.equal([]);
+      const unchanged = await fetch();
+      expect(canonical(unchanged)).to.deep.equal(canonical(away));
+      person.state = 'active';
+      const mark = emulator.requests.length;
+      const back = await fetch();
+      expect(callsSince(mark).filter((p) => /\/groups\/[^/]+\/users/.test(p)), 'member lists read').to.deep.equal([]);
+      expect(back.groups.filter((g) => g.memberUserIds.includes(person.id)).map((g) => g.id).sort()).to.deep.equal([...theirGroups].sort());
+      expect(canonical(back)).to.deep.equal(canonical(await fullRead()));
+    });
+
     it('re-reads the members of changed groups only, and drops a deleted group', async () => {
       const [a, b, gone] = [emulator.directory.groups[1], emulator.directory.groups[2], emulator.directory.groups[3]];
       const moved = a.members![0];
