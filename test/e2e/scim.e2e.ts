@@ -26,7 +26,7 @@ describe('SCIM push (Entra-style client)', function () {
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : undefined };
+    return { status: res.status, body: text ? JSON.parse(text) : undefined, retryAfter: res.headers.get('retry-after') };
   };
 
   before(async () => {
@@ -116,18 +116,28 @@ describe('SCIM push (Entra-style client)', function () {
     let next = 0;
     const started = Date.now();
     const statuses: number[] = [];
+    let throttled = 0;
     await Promise.all(
       Array.from({ length: 4 }, async () => {
         while (next < total) {
           const i = next++;
-          statuses.push((await scim('POST', '/Users', { userName: `bulk${i}@example.com`, active: true, emails: [{ primary: true, type: 'work', value: `bulk${i}@example.com` }] })).status);
+          const body = { userName: `bulk${i}@example.com`, active: true, emails: [{ primary: true, type: 'work', value: `bulk${i}@example.com` }] };
+          let res = await scim('POST', '/Users', body);
+          // As provisioning clients do: a 429 is sent again after its Retry-After (the server's default
+          // limit is 50 requests/s per token with a burst of 100, which a quiet machine outruns).
+          while (res.status === 429 && throttled++ < total) {
+            expect(Number(res.retryAfter), 'Retry-After on a 429').to.be.at.least(1);
+            await new Promise((r) => setTimeout(r, Number(res.retryAfter) * 1000));
+            res = await scim('POST', '/Users', body);
+          }
+          statuses.push(res.status);
         }
       }),
     );
     const seconds = (Date.now() - started) / 1000;
     const rate = total / seconds;
-    console.log(`      ${total} POST /Users in ${seconds.toFixed(1)} s: ${rate.toFixed(0)} writes/s`);
-    expect(statuses.every((s) => s === 201)).to.equal(true);
+    console.log(`      ${total} POST /Users in ${seconds.toFixed(1)} s: ${rate.toFixed(0)} writes/s (${throttled} answered 429 and sent again)`);
+    expect(statuses.filter((s) => s !== 201), 'answers other than 201').to.deep.equal([]);
     // Entra ID needs 25 requests/s; the bar here leaves room for a loaded CI machine.
     expect(rate).to.be.above(15);
     await waitFor(async () => ((await users(ns)).length >= total + 3 ? true : undefined), { timeoutMs: 60_000, intervalMs: 500, what: 'the bulk users written' });
