@@ -25,8 +25,10 @@ export const syncDurationSeconds = new Histogram({
 });
 
 /**
- * Wall time of each step of a sync that got as far as planning: reading the IdP (read), gathering
- * what exists (list), planning (plan), writing (apply) and delivering revocation signals (signals).
+ * Wall time of each step of a sync, once the step has ended: reading the IdP (read), gathering what
+ * exists (list), planning (plan), writing (apply) and delivering revocation signals (signals). A sync
+ * that fails while reading, listing or planning reports the steps before only; one whose writes stop
+ * part way still reports apply and signals, since the signals of what was stored are delivered.
  */
 export const syncPhaseDurationSeconds = new Histogram({
   name: 'idpsync_sync_phase_duration_seconds',
