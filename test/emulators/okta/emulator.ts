@@ -324,7 +324,7 @@ export class OktaEmulator extends EmulatorBase {
   private observeUser(u: FixtureUser, at: string | undefined): void {
     const before = this.seen.users.get(u.id);
     if (before?.fields && sameFields(before.fields, u)) return;
-    note(this.seen.users, u.id, JSON.stringify(u), at, { ...u });
+    note(this.seen.users, u.id, JSON.stringify(u), at, structuredClone(u));
   }
 
   private observeGroup(g: FixtureGroup, at: string | undefined, isUser = (id: string) => this.findById(this.directory.users, id) !== undefined, sameUsers = false): void {
@@ -516,7 +516,7 @@ interface Seen {
   value: string;
   /** When the value was first seen as it is now; undefined for what the fixture started with. */
   at?: string;
-  /** A user's fields as last seen (a shallow copy), to tell at a glance that nothing changed. */
+  /** A user as last seen (a deep copy, so a change inside a nested value shows), to tell at a glance that nothing changed. */
   fields?: object;
 }
 
