@@ -29,6 +29,7 @@ import { flattenGroupsIndexed, smallestSorted, type IndexedFlatGroup } from './f
 import { globToRegExp, idHash, objectName, shortHash } from './naming.js';
 import { parseDuration } from '../util/duration.js';
 import { sameJson, sameJsonIgnoring } from './json.js';
+import { PersonGroups } from './person-groups.js';
 import { declaredPolicies, type PolicyPlan } from './policies.js';
 
 export { sameJson };
@@ -175,17 +176,14 @@ export function decide(input: DecideInput): Plan {
   const existingGroupByIdp = new Map(input.existingGroups.map((g) => [g.spec.idpId, g]));
   const existingUserByIdp = new Map(input.existingUsers.map((u) => [u.spec.idpId, u]));
   const groupName = new Map(synced.map((g) => [g.id, existingGroupByIdp.get(g.id)?.metadata.name ?? objectName(directory.name, g.name, g.id)]));
-  const userName = (u: DirectoryUser) => existingUserByIdp.get(u.id)?.metadata.name ?? objectName(directory.name, u.login, u.id);
 
   // Which synced groups each active user is in, after flattening. Visiting the groups in name order
   // builds every person's list already sorted.
   const namesInOrder = synced.map((g) => [g.id, groupName.get(g.id)!] as const).sort(([, x], [, y]) => compareStrings(x, y));
-  const groupsByRank = groupLists(
+  const groupsByRank = PersonGroups.of(
     namesInOrder.map(([id, name]) => ({ name, members: flat.get(id)!.members })),
     activeByLogin.length,
   );
-  /** The groups of the person at this position of snapshot.users. */
-  const groupsOfUser = (position: number): string[] => (rankAt[position] >= 0 && groupsByRank[rankAt[position]]) || [];
 
   const plan: Plan = {
     users: [],
@@ -276,12 +274,19 @@ export function decide(input: DecideInput): Plan {
   // A held group still grants what it granted: its members keep it until the deletion is approved.
   const heldGroups = new Set(holdGroups && !approved ? goneGroups.map((g) => g.name) : []);
 
-  const groupsByPosition: string[][] = new Array(snapshot.users.length);
-  for (const [position, u] of snapshot.users.entries()) {
+  const groupCountAt = new Int32Array(snapshot.users.length);
+  for (let position = 0; position < snapshot.users.length; position++) {
+    const u = snapshot.users[position];
     const existing = existingUserByIdp.get(u.id);
-    const groupsNow = u.state === 'Active' ? withHeldGroups(groupsOfUser(position), existing, heldGroups) : [];
-    groupsByPosition[position] = groupsNow;
-    const write = userWrite(userName(u), directory.name, u, groupsNow, existing, roleOf, nowIso, deletion.userRetention, stillOwed);
+    // Only the active have a rank, and only they are in groups.
+    const rank = rankAt[position];
+    if (existing && heldGroups.size === 0 && unchangedUser(existing, u, directory.name, groupsByRank, rank, roleOf(u, existing), stillOwed)) {
+      groupCountAt[position] = groupsByRank.count(rank);
+      continue;
+    }
+    const groupsNow = u.state === 'Active' ? withHeldGroups(groupsByRank.names(rank), existing, heldGroups) : [];
+    groupCountAt[position] = groupsNow.length;
+    const write = userWrite(existing?.metadata.name ?? objectName(directory.name, u.login, u.id), directory.name, u, groupsNow, existing, roleOf, nowIso, deletion.userRetention, stillOwed);
     trackUserTransition(plan, existing, write, u.login, directory.name, signals, nowIso);
     pushIfChanged(plan, existing, write);
   }
@@ -329,7 +334,7 @@ export function decide(input: DecideInput): Plan {
     leavingGroups: new Set(goneGroups.map((g) => g.name)),
     existing: input.existingPolicies ?? [],
   });
-  plan.counts = countObjects({ ...input, snapshot }, seenUserIds, plan, synced.length, (position) => groupsByPosition[position], holdUsers && !approved);
+  plan.counts = countObjects({ ...input, snapshot }, seenUserIds, plan, synced.length, (position) => groupCountAt[position], holdUsers && !approved);
   return plan;
 }
 
@@ -394,7 +399,7 @@ function userWrite(
   u: DirectoryUser,
   groups: string[],
   existing: User | undefined,
-  roleOf: (u: DirectoryUser, existing?: User) => { role: 'User' | 'Admin'; source: string },
+  roleOf: RoleOf,
   nowIso: string,
   retention: string,
   stillOwed: (signal: string) => boolean,
@@ -422,6 +427,58 @@ function userWrite(
   }
   const records = before.revocations?.map((r) => ({ ...r, pending: r.pending.filter(stillOwed) }));
   return { name, spec, status: records?.length ? { ...status, revocations: records } : status, revokes: false };
+}
+
+/**
+ * True when what userWrite() would build for this listed person changes nothing and trackUserTransition()
+ * would record nothing: the same state, the same groups, and spec and status just as stored. Checks field
+ * by field, without building the write, since in a resync nearly everyone is unchanged. Anything unusual
+ * answers false, and the full comparison decides.
+ */
+function unchangedUser(existing: User, u: DirectoryUser, directory: string, groups: PersonGroups, rank: number, role: RoleChoice, stillOwed: (signal: string) => boolean): boolean {
+  const spec = existing.spec;
+  if (u.state === 'Deleted' || spec.state !== u.state || spec.directory !== directory || spec.idpId !== u.id || spec.login !== u.login) return false;
+  if (!sameOptional(spec.email, u.email) || !sameOptional(spec.displayName, u.displayName) || !sameOptional(spec.idpStatus, u.idpStatus)) return false;
+  const count = groups.count(rank);
+  const capped = count > MAX_LISTED_GROUPS;
+  if (spec.groupCount !== (capped ? count : undefined) || !Array.isArray(spec.groups) || !groups.listsFirst(rank, spec.groups, MAX_LISTED_GROUPS)) return false;
+  // directory, idpId, login, state and groups, the optional fields that are set, and role, which the write leaves out.
+  const keys = 5 + Number(!!u.email) + Number(!!u.displayName) + Number(!!u.idpStatus) + Number(capped) + Number(spec.role !== undefined);
+  return Object.keys(spec).length === keys && unchangedStatus(existing.status, role, stillOwed);
+}
+
+/** An optional field the write sets only when the IdP's value is not empty. */
+function sameOptional(stored: string | undefined, listed: string | undefined): boolean {
+  return listed ? stored === listed : stored === undefined;
+}
+
+/** The status a write for an unchanged person would carry is the one stored (see userWrite). */
+function unchangedStatus(status: UserStatus | undefined, role: RoleChoice, stillOwed: (signal: string) => boolean): boolean {
+  if (!status || status.role !== role.role || status.roleSource !== role.source) return false;
+  if (status.stateSince === undefined || status.stateSince === null || status.deleteAfter !== undefined || status.missingSince !== undefined) return false;
+  let keys = 3;
+  if (status.revokedAt !== undefined) {
+    if (!status.revokedAt) return false;
+    keys++;
+  }
+  if (status.revocations !== undefined) {
+    if (!allStillOwed(status.revocations, stillOwed)) return false;
+    keys++;
+  }
+  return Object.keys(status).length === keys;
+}
+
+/** Records that a write would keep as they are: every signal they owe is still owed. */
+function allStillOwed(records: readonly RevocationRecord[], stillOwed: (signal: string) => boolean): boolean {
+  if (!Array.isArray(records) || records.length === 0) return false;
+  for (let r = 0; r < records.length; r++) {
+    const record: unknown = records[r];
+    if (typeof record !== 'object' || record === null || Array.isArray(record)) return false;
+    const pending = (record as RevocationRecord).pending;
+    if (!Array.isArray(pending)) return false;
+    for (let i = 0; i < pending.length; i++) if (!stillOwed(pending[i])) return false;
+  }
+  return true;
 }
 
 /** Groups in `before` and not in `after`; linear, since a person may be in thousands. */
@@ -496,24 +553,30 @@ function refusedEvent(directory: string, refused: RefusedRecord[]): PlannedEvent
   };
 }
 
-function roleResolver(spec: DirectorySyncSpec, groups: readonly DirectoryGroup[], flat: Map<string, IndexedFlatGroup>, activeByLogin: readonly DirectoryUser[]) {
-  const admins = new Map<string, string>();
+interface RoleChoice {
+  role: 'User' | 'Admin';
+  source: string;
+}
+
+type RoleOf = (u: DirectoryUser, existing?: User) => RoleChoice;
+
+const DEFAULT_ROLE: RoleChoice = { role: 'User', source: 'Default' };
+
+/** Chooses each person's role. The choices it returns are shared between people: read, never change them. */
+function roleResolver(spec: DirectorySyncSpec, groups: readonly DirectoryGroup[], flat: Map<string, IndexedFlatGroup>, activeByLogin: readonly DirectoryUser[]): RoleOf {
+  const admins = new Map<string, RoleChoice>();
   for (const mapping of spec.roleMappings ?? []) {
     if (mapping.role !== 'Admin') continue;
     for (const g of groups) {
       if (g.name !== mapping.group && g.id !== mapping.group) continue;
+      const choice: RoleChoice = { role: 'Admin', source: `Mapping (${g.name})` };
       for (const rank of flat.get(g.id)!.members) {
         const userId = activeByLogin[rank].id;
-        if (!admins.has(userId)) admins.set(userId, g.name);
+        if (!admins.has(userId)) admins.set(userId, choice);
       }
     }
   }
-  return (u: DirectoryUser, existing?: User): { role: 'User' | 'Admin'; source: string } => {
-    if (existing?.spec.role) return { role: existing.spec.role, source: 'Override' };
-    const via = admins.get(u.id);
-    if (via !== undefined) return { role: 'Admin', source: `Mapping (${via})` };
-    return { role: 'User', source: 'Default' };
-  };
+  return (u, existing) => (existing?.spec.role ? { role: existing.spec.role, source: 'Override' } : (admins.get(u.id) ?? DEFAULT_ROLE));
 }
 
 function groupFilter(spec: DirectorySyncSpec): (g: DirectoryGroup) => boolean {
@@ -550,7 +613,7 @@ function countObjects(
   seen: ReadonlySet<string>,
   plan: Plan,
   groupCount: number,
-  groupsOfUser: (position: number) => string[],
+  groupCountAt: (position: number) => number,
   usersHeld: boolean,
 ): Counts {
   const expired = new Set(plan.deletions.filter((d) => d.reason === 'RetentionExpired').map((d) => d.name));
@@ -562,7 +625,7 @@ function countObjects(
     byState[state] = (byState[state] ?? 0) + 1;
     memberships += groups;
   };
-  input.snapshot.users.forEach((u, position) => tally(u.state, groupsOfUser(position).length));
+  input.snapshot.users.forEach((u, position) => tally(u.state, groupCountAt(position)));
   const unconfirmed = new Set(plan.unconfirmed.users);
   for (const existing of input.existingUsers) {
     if (seen.has(existing.spec.idpId) || expired.has(existing.metadata.name!)) continue;
@@ -626,21 +689,6 @@ function firstLogins(members: Int32Array, logins: readonly string[]): string[] {
   const out = new Array<string>(ranks.length);
   for (let i = 0; i < ranks.length; i++) out[i] = logins[ranks[i]];
   return out;
-}
-
-/**
- * Each person's groups, from groups given in name order: every list comes out sorted. Lists are sized
- * before they are filled; a person in no group gets undefined.
- */
-function groupLists(groups: readonly { name: string; members: Int32Array }[], people: number): (string[] | undefined)[] {
-  const sizes = new Int32Array(people);
-  for (const g of groups) for (const rank of g.members) sizes[rank]++;
-  const lists: (string[] | undefined)[] = new Array(people);
-  const filled = new Int32Array(people);
-  for (const g of groups) {
-    for (const rank of g.members) (lists[rank] ??= new Array<string>(sizes[rank]))[filled[rank]++] = g.name;
-  }
-  return lists;
 }
 
 function emptyCounts(): Counts {

@@ -1,0 +1,53 @@
+// Which groups each person is in, for a directory of a hundred thousand people and a million memberships:
+// one array of group numbers, each person's run of it back to back (their groups in name order), rather
+// than a list of names per person. A person's names are only put in a list when their User is written.
+
+export class PersonGroups {
+  private constructor(
+    /** Group names, in name order: a group's number is its index here. */
+    private readonly nameOf: readonly string[],
+    /** Person r's groups are `groups[start[r]]` up to, not including, `groups[start[r + 1]]`. */
+    private readonly start: Int32Array,
+    private readonly groups: Int32Array,
+  ) {}
+
+  /** From groups given in name order, with their members numbered 0 ≤ n < `people`. */
+  static of(groups: readonly { name: string; members: Int32Array }[], people: number): PersonGroups {
+    const start = new Int32Array(people + 1);
+    for (const g of groups) for (let i = 0; i < g.members.length; i++) start[g.members[i] + 1]++;
+    for (let person = 0; person < people; person++) start[person + 1] += start[person];
+    const next = start.slice(0, people);
+    const numbers = new Int32Array(start[people]);
+    for (let number = 0; number < groups.length; number++) {
+      const members = groups[number].members;
+      for (let i = 0; i < members.length; i++) numbers[next[members[i]]++] = number;
+    }
+    return new PersonGroups(
+      groups.map((g) => g.name),
+      start,
+      numbers,
+    );
+  }
+
+  /** How many groups a person is in; -1 stands for no one, in no group. */
+  count(person: number): number {
+    return person < 0 ? 0 : this.start[person + 1] - this.start[person];
+  }
+
+  /** The names of a person's groups, sorted. */
+  names(person: number): string[] {
+    const out = new Array<string>(this.count(person));
+    const from = person < 0 ? 0 : this.start[person];
+    for (let i = 0; i < out.length; i++) out[i] = this.nameOf[this.groups[from + i]];
+    return out;
+  }
+
+  /** Whether `listed` holds exactly a person's first `limit` group names, in order. */
+  listsFirst(person: number, listed: readonly unknown[], limit: number): boolean {
+    const length = Math.min(this.count(person), limit);
+    if (listed.length !== length) return false;
+    const from = person < 0 ? 0 : this.start[person];
+    for (let i = 0; i < length; i++) if (listed[i] !== this.nameOf[this.groups[from + i]]) return false;
+    return true;
+  }
+}
