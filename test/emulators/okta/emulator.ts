@@ -384,9 +384,34 @@ export class OktaEmulator extends EmulatorBase {
     const group = this.group(req.params.groupId);
     if (!group) return this.notFound(req.params.groupId, 'UserGroup');
     // Okta has no nested groups: only direct members.
-    const members = (group.members ?? []).map((id) => this.findById(this.directory.users, id)).filter((u): u is FixtureUser => u !== undefined);
-    return this.page(req, members, (u) => userJson(u, this.baseUrl, this.userStamps(u.id)), this.pageLimits.members);
+    return this.page(req, this.membersOf(group, !req.url.searchParams.has('after')), (u) => userJson(u, this.baseUrl, this.userStamps(u.id)), this.pageLimits.members, true);
   }
+
+  /**
+   * A group's members as users, ordered by id. Kept between the pages of one listing while the group
+   * lists the same ids, and between listings while each id still finds the same user (or still none):
+   * a group of 100,000 is listed in a hundred pages, and resolving and sorting it again for each one made
+   * a large directory's read quadratic.
+   */
+  private membersOf(group: FixtureGroup, firstPage: boolean): FixtureUser[] {
+    const listed = group.members ?? [];
+    const cached = this.resolvedMembers.get(group);
+    const find = (id: string) => this.findById(this.directory.users, id);
+    const stillFound = () => cached!.sorted.every((u) => find(u.id) === u) && cached!.unknown.every((id) => find(id) === undefined);
+    if (cached && sameItems(cached.listed, listed) && (!firstPage || stillFound())) return cached.sorted;
+    const sorted: FixtureUser[] = [];
+    const unknown: string[] = [];
+    for (const id of listed) {
+      const user = find(id);
+      if (user) sorted.push(user);
+      else unknown.push(id);
+    }
+    sorted.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    this.resolvedMembers.set(group, { listed: [...listed], sorted, unknown });
+    return sorted;
+  }
+
+  private readonly resolvedMembers = new WeakMap<FixtureGroup, { listed: string[]; sorted: FixtureUser[]; unknown: string[] }>();
 
   private listAppUsers(req: EmulatorRequest): EmulatorResponse {
     const app = this.directory.apps?.find((a) => a.id === req.params.appId);

@@ -350,6 +350,36 @@ describe('Okta driver against the Okta emulator', function () {
       expect(emulator.requests.some((r) => /after=u0000024&limit=25/.test(r.path))).to.equal(true);
     });
 
+    it('lists a paged group as it is at each read, after members leave and users are replaced or removed', async () => {
+      const fixture = generateFixture(250, 30);
+      await start(fixture);
+      emulator.pageLimits.members.max = 7;
+      const driver = driverFor(emulator.connection(), { now: clock.now, sleep: clock.sleep });
+      await driver.fetch({ syncOrgUnits: false });
+
+      const users = emulator.directory.users;
+      const largest = emulator.directory.groups.reduce((a, b) => ((b.members ?? []).length > (a.members ?? []).length ? b : a));
+      const [replaced, removed] = largest.members!;
+      const other = emulator.directory.groups.find((g) => g !== largest && (g.members ?? []).length > 7)!;
+      const leaving = other.members![0];
+      other.members = other.members!.slice(1);
+      const at = users.findIndex((u) => u.id === replaced);
+      users[at] = { ...users[at], login: 'renamed@example.com' };
+      users.splice(users.findIndex((u) => u.id === removed), 1);
+      const token = emulator.connection({ auth: 'apiToken' }).secret.apiToken;
+      const res = await fetch(`${emulator.baseUrl}/api/v1/groups/${largest.id}/users?limit=7`, { headers: { authorization: `SSWS ${token}` } });
+      const firstPage = (await res.json()) as { id: string; profile: { login: string } }[];
+      const otherPage = (await (await fetch(`${emulator.baseUrl}/api/v1/groups/${other.id}/users?limit=7`, { headers: { authorization: `SSWS ${token}` } })).json()) as { id: string }[];
+      const again = await driverFor(emulator.connection(), { now: clock.now, sleep: clock.sleep }).fetch({ syncOrgUnits: false });
+
+      expect(firstPage.map((u) => u.id)).to.not.include(removed);
+      expect(otherPage.map((u) => u.id)).to.not.include(leaving);
+      expect(firstPage.find((u) => u.id === replaced)?.profile.login).to.equal('renamed@example.com');
+      const expected = directMembers(emulator.directory, new Set(users.map((u) => u.id)));
+      expect(membersOf(again)[largest.name]).to.deep.equal(expected[largest.name]);
+      expect(membersOf(again)[other.name]).to.deep.equal(expected[other.name]);
+    });
+
     it('slows down before the per-minute budget runs out instead of hitting 429', async () => {
       const fixture = generateFixture(50, 40);
       await start(fixture);
