@@ -25,7 +25,7 @@ import {
 } from '../api/v1alpha1/index.js';
 import { sanitizeSnapshot, type RefusedRecord } from './sanitize.js';
 import { REVOCATION_NOTIFICATION_TYPE } from './signals.js';
-import { flattenGroupsIndexed, smallestSorted, type IndexedFlatGroup } from './flatten.js';
+import { flattenGroupsIndexed, smallestOf, type IndexedFlatGroup } from './flatten.js';
 import { globToRegExp, idHash, objectName, shortHash } from './naming.js';
 import { parseDuration } from '../util/duration.js';
 import { sameJson, sameJsonIgnoring } from './json.js';
@@ -209,6 +209,12 @@ export function decide(input: DecideInput): Plan {
     const f = flat.get(g.id)!;
     const parents = namesOf(f.parents, groupName);
     const children = namesOf(f.children, groupName);
+    const memberRanks = smallestOf(f.members, MAX_LISTED_MEMBERS, logins.length);
+    const existing = existingGroupByIdp.get(g.id);
+    const nameHash = idHash(g.name);
+    const labelled = existing?.metadata.labels?.[LABELS.idpNameHash] === nameHash;
+    const marked = existing?.metadata.annotations?.[ANNOTATIONS.missingSince] !== undefined;
+    if (existing && labelled && !marked && unchangedGroupSpec(existing.spec, directory.name, g, f, memberRanks, logins, parents, children)) continue;
     const desired: GroupSpec = {
       directory: directory.name,
       idpId: g.id,
@@ -217,16 +223,13 @@ export function decide(input: DecideInput): Plan {
       ...(g.description ? { description: g.description } : {}),
       memberCount: f.members.length,
       directMemberCount: f.directMembers,
-      members: firstLogins(f.members, logins),
+      members: loginsOf(memberRanks, logins),
       parents: parents.slice(0, MAX_LISTED_NESTING),
       children: children.slice(0, MAX_LISTED_NESTING),
       ...(parents.length > MAX_LISTED_NESTING ? { parentCount: parents.length } : {}),
       ...(children.length > MAX_LISTED_NESTING ? { childCount: children.length } : {}),
     };
-    const existing = existingGroupByIdp.get(g.id);
-    const labels = { [LABELS.idpNameHash]: idHash(g.name) };
-    const labelled = existing?.metadata.labels?.[LABELS.idpNameHash] === labels[LABELS.idpNameHash];
-    const marked = existing?.metadata.annotations?.[ANNOTATIONS.missingSince] !== undefined;
+    const labels = { [LABELS.idpNameHash]: nameHash };
     if (!existing || !labelled || marked || !sameJson(existing.spec, desired)) plan.groups.push({ name: groupName.get(g.id)!, spec: desired, labels });
   }
   const goneGroups: Deletion[] = input.existingGroups
@@ -681,14 +684,52 @@ function compareStrings(x: string, y: string): number {
 }
 
 /**
- * A group's members as Group.spec.members lists them: the MAX_LISTED_MEMBERS smallest logins, sorted.
- * Members are numbered in login order, so this selects the smallest numbers rather than sorting logins.
+ * The logins of members given by number. Group.spec.members lists the MAX_LISTED_MEMBERS smallest logins,
+ * sorted: members are numbered in login order, so those are the smallest numbers, with no logins sorted.
  */
-function firstLogins(members: Int32Array, logins: readonly string[]): string[] {
-  const ranks = smallestSorted(members.slice(), MAX_LISTED_MEMBERS);
+function loginsOf(ranks: Int32Array, logins: readonly string[]): string[] {
   const out = new Array<string>(ranks.length);
   for (let i = 0; i < ranks.length; i++) out[i] = logins[ranks[i]];
   return out;
+}
+
+/**
+ * True when the spec the group loop would build is the one stored, compared field by field without
+ * building it: a resync has twenty thousand groups to compare, most with a thousand members listed.
+ * Anything unusual answers false, and the full comparison decides.
+ */
+function unchangedGroupSpec(
+  spec: GroupSpec,
+  directory: string,
+  g: DirectoryGroup,
+  f: IndexedFlatGroup,
+  memberRanks: Int32Array,
+  logins: readonly string[],
+  parents: readonly string[],
+  children: readonly string[],
+): boolean {
+  if (spec.directory !== directory || spec.idpId !== g.id || spec.displayName !== g.name || spec.kind !== g.kind || !sameOptional(spec.description, g.description)) return false;
+  if (spec.memberCount !== f.members.length || spec.directMemberCount !== f.directMembers) return false;
+  if (!sameLogins(spec.members, memberRanks, logins)) return false;
+  if (!sameFirst(spec.parents, parents, MAX_LISTED_NESTING) || spec.parentCount !== (parents.length > MAX_LISTED_NESTING ? parents.length : undefined)) return false;
+  if (!sameFirst(spec.children, children, MAX_LISTED_NESTING) || spec.childCount !== (children.length > MAX_LISTED_NESTING ? children.length : undefined)) return false;
+  // directory, idpId, displayName, kind, memberCount, directMemberCount, members, parents and children, and the optional fields that are set.
+  const keys = 9 + Number(!!g.description) + Number(parents.length > MAX_LISTED_NESTING) + Number(children.length > MAX_LISTED_NESTING);
+  return Object.keys(spec).length === keys;
+}
+
+function sameLogins(listed: unknown, ranks: Int32Array, logins: readonly string[]): boolean {
+  if (!Array.isArray(listed) || listed.length !== ranks.length) return false;
+  for (let i = 0; i < ranks.length; i++) if (listed[i] !== logins[ranks[i]]) return false;
+  return true;
+}
+
+/** Whether `listed` is exactly the first `limit` of `names`. */
+function sameFirst(listed: unknown, names: readonly string[], limit: number): boolean {
+  const length = Math.min(names.length, limit);
+  if (!Array.isArray(listed) || listed.length !== length) return false;
+  for (let i = 0; i < length; i++) if (listed[i] !== names[i]) return false;
+  return true;
 }
 
 function emptyCounts(): Counts {

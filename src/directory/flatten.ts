@@ -210,6 +210,22 @@ export function smallestSorted(ranks: Int32Array, limit: number): Int32Array {
   return ranks.subarray(0, limit).sort();
 }
 
+/**
+ * The `limit` smallest of `ranks` (distinct, each below `universe`), ascending; leaves `ranks` as it is.
+ * Ranks spread over the universe, so about `limit` of them fall below universe × limit / length: one pass
+ * keeps those below a little more than that, and only they are selected from. Should too few fall below
+ * it, all of them are.
+ */
+export function smallestOf(ranks: Int32Array, limit: number, universe: number): Int32Array {
+  if (ranks.length <= limit) return ranks.slice().sort();
+  const below = Math.ceil((universe * limit * 1.25) / ranks.length) + 64;
+  const kept = new Int32Array(Math.min(ranks.length, 2 * limit));
+  let size = 0;
+  for (let i = 0; i < ranks.length && size < kept.length; i++) if (ranks[i] < below) kept[size++] = ranks[i];
+  if (size < limit || size === kept.length) return smallestSorted(ranks.slice(), limit);
+  return smallestSorted(kept.subarray(0, size), limit);
+}
+
 function medianOfThree(a: number, b: number, c: number): number {
   return Math.max(Math.min(a, b), Math.min(Math.max(a, b), c));
 }
