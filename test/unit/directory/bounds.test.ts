@@ -2,7 +2,7 @@
 // giving exactly what the plain way (sort everything) gives.
 import { expect } from 'chai';
 import { decide } from '../../../src/directory/decide.js';
-import { smallestSorted } from '../../../src/directory/flatten.js';
+import { smallestOf, smallestSorted } from '../../../src/directory/flatten.js';
 import { sameJson } from '../../../src/directory/json.js';
 import { MAX_LISTED_GROUPS, MAX_LISTED_MEMBERS, MAX_LISTED_NESTING } from '../../../src/api/v1alpha1/index.js';
 import { seededRandom } from '../../fixtures/generate-directory.js';
@@ -96,6 +96,37 @@ describe('smallestSorted', () => {
         expect([...smallestSorted(values.slice(), 10)], `${length} values up to ${spread}`).to.deep.equal(expected);
       }
     }
+  });
+});
+
+describe('smallestOf', () => {
+  /** Distinct numbers below `universe`, shuffled: `length` of them, drawn from the first `skew` share of it. */
+  const distinct = (random: () => number, length: number, universe: number, skew: number) => {
+    const pool = Array.from({ length: Math.floor(universe * skew) }, (_, i) => i);
+    for (let i = pool.length - 1; i > 0; i--) {
+      const j = Math.floor(random() * (i + 1));
+      [pool[i], pool[j]] = [pool[j], pool[i]];
+    }
+    return Int32Array.from(pool.slice(0, length));
+  };
+
+  it('gives what a full sort gives, however the numbers spread, and leaves them as they were', () => {
+    const random = seededRandom(5);
+    for (const length of [0, 1, 10, 11, 25, 400, 3000]) {
+      for (const skew of [1, 0.5, 0.05]) {
+        const universe = 20_000;
+        const values = distinct(random, Math.min(length, universe * skew), universe, skew);
+        const before = [...values];
+        const expected = [...values].sort((a, b) => a - b).slice(0, 10);
+        expect([...smallestOf(values, 10, universe)], `${length} values, skew ${skew}`).to.deep.equal(expected);
+        expect([...values]).to.deep.equal(before);
+      }
+    }
+  });
+
+  it('finds the smallest when they all sit at the top of the universe', () => {
+    const values = Int32Array.from({ length: 500 }, (_, i) => 99_999 - i);
+    expect([...smallestOf(values, 10, 100_000)]).to.deep.equal(Array.from({ length: 10 }, (_, i) => 99_500 + i));
   });
 });
 

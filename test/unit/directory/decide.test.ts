@@ -366,6 +366,89 @@ describe('decide', () => {
     });
   });
 
+  describe('a stored object that differs from what would be written', () => {
+    const snap = () =>
+      snapshot(
+        [user('u1', 'ann@x.io', { idpStatus: 'ACTIVE' }), user('u2', 'ben@x.io', { state: 'Suspended' })],
+        [group('g1', 'Eng', ['u1'], [], { description: 'Engineers' }), group('g2', 'Ops', ['u1'], ['g1'])],
+      );
+    const dir = () => directory({ notifications: { webhooks: [{ name: 'a', url: 'https://a.example' }] } } as never);
+    /** A world after two syncs, stored as the apiserver returns objects: through JSON. */
+    const settled = () => {
+      const w = new World(dir());
+      w.sync(snap());
+      w.sync(snapshot([user('u1', 'ann@x.io', { idpStatus: 'ACTIVE' }), user('u2', 'ben@x.io', { state: 'Suspended' })], [group('g1', 'Eng', [], [], { description: 'Engineers' }), group('g2', 'Ops', ['u1'], ['g1'])]), later(HOUR));
+      w.sync(snap(), later(2 * HOUR));
+      w.users = JSON.parse(JSON.stringify(w.users));
+      w.groups = JSON.parse(JSON.stringify(w.groups));
+      return w;
+    };
+    const edited = <T extends object>(value: T, edit: (copy: T) => void): T => {
+      const copy = JSON.parse(JSON.stringify(value)) as T;
+      edit(copy);
+      return copy;
+    };
+
+    it('writes nothing when only key order or an undefined property differs', () => {
+      const w = settled();
+      expect(w.user('ann@x.io').status!.revocations).to.have.length(1);
+      w.users = w.users.map((u) => ({ status: { ...u.status, extra: undefined }, spec: Object.fromEntries(Object.entries(u.spec).reverse()), metadata: u.metadata }) as unknown as User);
+      w.groups = w.groups.map((g) => ({ ...g, spec: { ...Object.fromEntries(Object.entries(g.spec).reverse()), parentCount: undefined } }) as Group);
+      expect(writes(w.sync(snap(), later(3 * HOUR)))).to.equal(0);
+    });
+
+    const userEdits: [string, (u: User) => void][] = [
+      ['login', (u) => (u.spec.login = 'ann2@x.io')],
+      ['email left out', (u) => delete u.spec.email],
+      ['idpStatus left out', (u) => delete u.spec.idpStatus],
+      ['an extra spec field', (u) => Object.assign(u.spec, { extra: 1 })],
+      ['an extra group', (u) => u.spec.groups.push('zzz')],
+      ['groups reordered', (u) => u.spec.groups.reverse()],
+      ['a groupCount', (u) => (u.spec.groupCount = 2)],
+      ['no status', (u) => delete u.status],
+      ['no stateSince', (u) => delete u.status!.stateSince],
+      ['roleSource', (u) => (u.status!.roleSource = 'Override')],
+      ['an empty revokedAt', (u) => (u.status!.revokedAt = '')],
+      ['a missingSince', (u) => (u.status!.missingSince = T0.toISOString())],
+      ['a deleteAfter', (u) => (u.status!.deleteAfter = T0.toISOString())],
+      ['no revocations left', (u) => (u.status!.revocations = [])],
+      ['a signal for a removed webhook', (u) => u.status!.revocations![0].pending.push('Webhook/gone')],
+      ['an extra status field', (u) => Object.assign(u.status!, { extra: 'x' })],
+    ];
+    for (const [what, edit] of userEdits) {
+      it(`writes a User back when its stored copy has ${what}`, () => {
+        const w = settled();
+        const ann = w.user('ann@x.io');
+        const wanted = w.sync(snap(), later(3 * HOUR)).users;
+        expect(wanted).to.have.length(0);
+        w.users = w.users.map((u) => (u === ann ? edited(u, edit) : u));
+        const plan = w.sync(snap(), later(3 * HOUR));
+        expect(plan.users.map((u) => u.name)).to.deep.equal([ann.metadata.name]);
+        expect(plan.users[0].spec).to.deep.equal(Object.fromEntries(Object.entries(ann.spec).filter(([k]) => k !== 'role')));
+      });
+    }
+
+    const groupEdits: [string, (g: Group) => void][] = [
+      ['a displayName', (g) => (g.spec.displayName = 'Other')],
+      ['no description', (g) => delete g.spec.description],
+      ['a member more', (g) => g.spec.members.push('zed@x.io')],
+      ['a memberCount', (g) => (g.spec.memberCount = 7)],
+      ['no parents', (g) => (g.spec.parents = [])],
+      ['a childCount', (g) => (g.spec.childCount = 0)],
+      ['an extra spec field', (g) => Object.assign(g.spec, { extra: [] })],
+    ];
+    for (const [what, edit] of groupEdits) {
+      it(`writes a Group back when its stored copy has ${what}`, () => {
+        const w = settled();
+        const eng = w.groups.find((g) => g.spec.displayName === 'Eng')!;
+        w.groups = w.groups.map((g) => (g === eng ? edited(g, edit) : g));
+        const plan = w.sync(snap(), later(3 * HOUR));
+        expect(plan.groups.map((g) => g.name)).to.deep.equal([eng.metadata.name]);
+        expect(plan.groups[0].spec).to.deep.equal(eng.spec);
+      });
+    }
+  });
+
   describe('filters and org units', () => {
     it('syncs only included groups but follows nesting through excluded ones', () => {
       const w = new World(directory({ groups: { include: ['team-*'], exclude: ['team-secret'] } }));
