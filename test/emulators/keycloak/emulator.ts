@@ -4,6 +4,7 @@
 // first/max paging with bare arrays, and Keycloak's 401/403/404 answers.
 import { randomBytes } from 'node:crypto';
 import { EmulatorBase, type EmulatorConnection, type EmulatorRequest, type EmulatorResponse, type RateLimitAnswer } from '../common.js';
+import { DerivedFromList, IdIndex, sameItems } from '../cache.js';
 import type { DirectoryFixture, FixtureGroup, FixtureUser } from '../fixture.js';
 
 export type RealmManagementRole = 'view-users' | 'query-groups';
@@ -120,60 +121,155 @@ export class KeycloakEmulator extends EmulatorBase {
   }
 
   private liveUsers(): FixtureUser[] {
-    return this.directory.users.filter((u) => u.state !== 'deleted').sort((a, b) => compare(username(a), username(b)));
+    return this.liveUsersByUsername.get(this.directory.users);
   }
+
+  private readonly liveUsersByUsername = new DerivedFromList<FixtureUser, FixtureUser[]>(['login', 'state'], (users) =>
+    users.filter((u) => u.state !== 'deleted').sort(byUsername),
+  );
 
   private listUsers(req: EmulatorRequest): EmulatorResponse {
     return { body: page(req.url, this.liveUsers(), DEFAULT_MAX.users).map((u) => userJson(u)) };
   }
 
   private listTopLevel(req: EmulatorRequest): EmulatorResponse {
-    const top = this.directory.groups.filter((g) => this.parentOf(g.id) === undefined).sort(byName);
-    return { body: page(req.url, top, DEFAULT_MAX.groups).map((g) => this.groupJson(g, '')) };
+    return { body: page(req.url, this.tree().topLevel(), DEFAULT_MAX.groups).map((g) => this.groupJson(g, '')) };
   }
 
   private listChildren(req: EmulatorRequest): EmulatorResponse {
-    const group = this.group(req.params.groupId);
+    const tree = this.tree();
+    const group = tree.group(req.params.groupId);
     if (!group) return { status: 404, body: { error: 'Could not find group by id' } };
-    const children = this.childrenOf(group).sort(byName);
-    return { body: page(req.url, children, DEFAULT_MAX.children).map((g) => this.groupJson(g, this.pathOf(group))) };
+    return { body: page(req.url, tree.children(group), DEFAULT_MAX.children).map((g) => this.groupJson(g, tree.path(group))) };
   }
 
   private listMembers(req: EmulatorRequest): EmulatorResponse {
-    const group = this.group(req.params.groupId);
+    const group = this.groupIndex.find(this.directory.groups, req.params.groupId);
     if (!group) return { status: 404, body: { error: 'Could not find group by id' } };
+    return { body: page(req.url, this.membersOf(group), DEFAULT_MAX.members).map((u) => userJson(u)) };
+  }
+
+  /**
+   * A group's live members by username. Kept per group while it lists the same ids and each still
+   * finds the same user with the same login and state: a large group is read in many pages, and a
+   * directory in as many member reads as it has groups.
+   */
+  private membersOf(group: FixtureGroup): FixtureUser[] {
+    const users = this.directory.users;
+    // With an id held twice, which user a member id means depends on all of them: resolve it as Keycloak's listing does.
+    if (this.userIndex.duplicatesIn(users)) return this.membersByScan(group);
+    const listed = group.members ?? [];
+    const cached = this.resolvedMembers.get(group);
+    if (cached && sameItems(cached.listed, listed) && cached.found.matchesLookup((id) => this.userIndex.find(users, id))) return cached.sorted;
+    const found = new Lookup(listed, (id) => this.userIndex.find(users, id));
+    const sorted = found.users.filter((u): u is FixtureUser => u !== undefined && u.state !== 'deleted').sort(byUsername);
+    this.resolvedMembers.set(group, { listed: [...listed], found, sorted });
+    return sorted;
+  }
+
+  private membersByScan(group: FixtureGroup): FixtureUser[] {
     const live = new Map(this.liveUsers().map((u) => [u.id, u]));
-    const members = (group.members ?? []).flatMap((id) => live.get(id) ?? []).sort((a, b) => compare(username(a), username(b)));
-    return { body: page(req.url, members, DEFAULT_MAX.members).map((u) => userJson(u)) };
+    return (group.members ?? []).flatMap((id) => live.get(id) ?? []).sort(byUsername);
   }
 
-  private group(id: string): FixtureGroup | undefined {
-    return this.directory.groups.find((g) => g.id === id);
+  private readonly userIndex = new IdIndex<FixtureUser>();
+  private readonly groupIndex = new IdIndex<FixtureGroup>();
+  private readonly resolvedMembers = new WeakMap<FixtureGroup, { listed: string[]; found: Lookup; sorted: FixtureUser[] }>();
+
+  private tree(): GroupTree {
+    return this.groupTree.get(this.directory.groups);
   }
 
-  /** Keycloak groups form a tree: a fixture group nested in several goes under the first that lists it. */
-  private parentOf(id: string): FixtureGroup | undefined {
-    return this.directory.groups.find((g) => g.id !== id && (g.groups ?? []).includes(id));
-  }
-
-  private childrenOf(group: FixtureGroup): FixtureGroup[] {
-    return (group.groups ?? []).flatMap((id) => {
-      const child = this.group(id);
-      return child && this.parentOf(id)?.id === group.id ? [child] : [];
-    });
-  }
-
-  private pathOf(group: FixtureGroup): string {
-    const parent = this.parentOf(group.id);
-    return `${parent ? this.pathOf(parent) : ''}/${group.name}`;
-  }
+  private readonly groupTree = new DerivedFromList<FixtureGroup, GroupTree>(['id', 'name', 'groups'], (groups) => new GroupTree(groups));
 
   private groupJson(g: FixtureGroup, parentPath: string): Record<string, unknown> {
-    const children = this.childrenOf(g).sort(byName);
+    const tree = this.tree();
+    const children = tree.children(g);
     const path = `${parentPath}/${g.name}`;
     const json: Record<string, unknown> = { id: g.id, name: g.name, path, ...(g.description ? { description: g.description } : {}) };
     if (this.legacyGroupTree) return { ...json, subGroups: children.map((c) => this.groupJson(c, path)) };
-    return { ...json, ...(parentPath ? { parentId: this.parentOf(g.id)?.id } : {}), subGroupCount: children.length, subGroups: [] };
+    return { ...json, ...(parentPath ? { parentId: tree.parentOf(g.id)?.id } : {}), subGroupCount: children.length, subGroups: [] };
+  }
+}
+
+/**
+ * Keycloak groups form a tree: a fixture group nested in several goes under the first that lists it.
+ * Built from the groups' ids, names and nested lists, so it holds while those stay the same.
+ */
+class GroupTree {
+  private readonly parents = new Map<string, FixtureGroup>();
+  private readonly byId = new Map<string, FixtureGroup>();
+  private readonly sortedChildren = new Map<FixtureGroup, FixtureGroup[]>();
+  private readonly paths = new Map<FixtureGroup, string>();
+  private top?: FixtureGroup[];
+  private readonly groups: readonly FixtureGroup[];
+
+  constructor(groups: readonly FixtureGroup[]) {
+    this.groups = [...groups];
+    for (const g of groups) {
+      if (!this.byId.has(g.id)) this.byId.set(g.id, g);
+      for (const child of g.groups ?? []) if (child !== g.id && !this.parents.has(child)) this.parents.set(child, g);
+    }
+  }
+
+  group(id: string): FixtureGroup | undefined {
+    return this.byId.get(id);
+  }
+
+  parentOf(id: string): FixtureGroup | undefined {
+    return this.parents.get(id);
+  }
+
+  topLevel(): FixtureGroup[] {
+    this.top ??= this.groups.filter((g) => this.parentOf(g.id) === undefined).sort(byName);
+    return this.top;
+  }
+
+  /** Direct subgroups by name. */
+  children(group: FixtureGroup): FixtureGroup[] {
+    let children = this.sortedChildren.get(group);
+    if (!children) {
+      children = (group.groups ?? []).flatMap((id) => {
+        const child = this.group(id);
+        return child && this.parentOf(id)?.id === group.id ? [child] : [];
+      });
+      this.sortedChildren.set(group, children.sort(byName));
+    }
+    return children;
+  }
+
+  path(group: FixtureGroup): string {
+    let path = this.paths.get(group);
+    if (path === undefined) {
+      const parent = this.parentOf(group.id);
+      path = `${parent ? this.path(parent) : ''}/${group.name}`;
+      this.paths.set(group, path);
+    }
+    return path;
+  }
+}
+
+/** The user each listed id found, with the login and state it had, to tell whether a lookup still finds the same. */
+class Lookup {
+  readonly users: (FixtureUser | undefined)[];
+  private readonly logins: (string | undefined)[];
+  private readonly states: (string | undefined)[];
+
+  constructor(
+    private readonly ids: readonly string[],
+    find: (id: string) => FixtureUser | undefined,
+  ) {
+    this.users = ids.map(find);
+    this.logins = this.users.map((u) => u?.login);
+    this.states = this.users.map((u) => u?.state);
+  }
+
+  matchesLookup(find: (id: string) => FixtureUser | undefined): boolean {
+    for (let i = 0; i < this.ids.length; i++) {
+      const user = find(this.ids[i]);
+      if (user !== this.users[i] || user?.login !== this.logins[i] || user?.state !== this.states[i]) return false;
+    }
+    return true;
   }
 }
 
@@ -209,6 +305,7 @@ function userJson(u: FixtureUser): Record<string, unknown> {
 
 const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 const byName = (a: FixtureGroup, b: FixtureGroup) => compare(a.name, b.name);
+const byUsername = (a: FixtureUser, b: FixtureUser) => compare(username(a), username(b));
 
 /** first/max as Keycloak reads them: a missing max is the endpoint's default, a negative first is 0. */
 function page<T>(url: URL, items: T[], defaultMax: number): T[] {

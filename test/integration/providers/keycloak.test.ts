@@ -97,6 +97,35 @@ describe('Keycloak driver against the emulator', () => {
     expect(emulator.requests.filter((r) => r.path.startsWith('/admin')).every((r) => /[?&]max=12\b/.test(r.path))).to.equal(true);
   });
 
+  for (const legacyGroupTree of [false, true]) {
+    it(`reads the realm as it is at each read, after members leave, users are replaced or removed and a group moves${legacyGroupTree ? ' (tree embedded)' : ''}`, async () => {
+      const fixture = generateFixture(130, 30);
+      fixture.groups.push({ id: 'g-large', name: 'large', members: fixture.users.slice(0, 50).map((u) => u.id), groups: [] });
+      const { emulator, driver } = await start(fixture, { emulator: { legacyGroupTree }, driver: { pageSize: 12 } });
+      await fetchAll(driver);
+
+      const { users, groups } = emulator.directory;
+      const large = groups.find((g) => g.id === 'g-large')!;
+      const [leaving, replaced, removed] = large.members!;
+      large.members = large.members!.filter((id) => id !== leaving);
+      const at = users.findIndex((u) => u.id === replaced);
+      users[at] = { ...users[at], login: 'renamed@example.com', email: 'renamed@example.com' };
+      users.splice(users.findIndex((u) => u.id === removed), 1);
+      const moved = groups.find((g) => g.id === 'g000010')!;
+      groups.find((g) => g.id === 'g000000')!.groups = [];
+      groups.find((g) => g.id === 'g000005')!.groups!.push(moved.id);
+      const again = await fetchAll(driver);
+
+      const live = new Set(users.map((u) => u.id));
+      expect(sorted(group(again, 'large').memberUserIds)).to.deep.equal(sorted(large.members!.filter((id) => live.has(id))));
+      expect(again.users.find((u) => u.id === replaced)?.login).to.equal('renamed@example.com');
+      expect(again.users.map((u) => u.id)).to.not.include(removed);
+      for (const g of groups) expect(sorted(group(again, g.name).memberUserIds), g.id).to.deep.equal(sorted((g.members ?? []).filter((id) => live.has(id))));
+      expect(group(again, 'group-0').memberGroupIds).to.deep.equal([]);
+      expect(group(again, 'group-5').memberGroupIds).to.deep.equal([moved.id]);
+    });
+  }
+
   it('marks disabled users Suspended and leaves deleted users out', async () => {
     const fixture = structuredClone(SEED);
     fixture.users.find((u) => u.id === 'u-bob')!.state = 'suspended';
