@@ -57,28 +57,42 @@ export function flattenGroupsIndexed(
   indexOf: ReadonlyMap<string, number>,
   users: number,
 ): Map<string, IndexedFlatGroup> {
-  const byId = new Map(groups.map((g) => [g.id, g]));
-  const children = new Map<string, string[]>();
-  const parents = new Map<string, string[]>(groups.map((g) => [g.id, []]));
+  // Groups are numbered by id, in the order the ids first appear; as in a Map built from the list, the
+  // last group listed with an id is the one whose members count.
+  const numberOf = new Map<string, number>();
+  const groupAt: DirectoryGroup[] = [];
   for (const g of groups) {
-    const kids = [...new Set(g.memberGroupIds)].filter((id) => byId.has(id) && id !== g.id);
-    children.set(g.id, kids);
-    for (const kid of kids) parents.get(kid)!.push(g.id);
+    const number = numberOf.get(g.id);
+    if (number === undefined) {
+      numberOf.set(g.id, groupAt.length);
+      groupAt.push(g);
+    } else groupAt[number] = g;
   }
+  const children: string[][] = new Array(groupAt.length);
+  const parents: string[][] = Array.from({ length: groupAt.length }, () => []);
+  const taken = new Int32Array(groupAt.length);
+  for (let listed = 0; listed < groups.length; listed++) {
+    const g = groups[listed];
+    const kids = nestedGroups(g, numberOf, taken, listed + 1);
+    children[numberOf.get(g.id)!] = kids;
+    for (const kid of kids) parents[numberOf.get(kid)!].push(g.id);
+  }
+  const childNumbers = children.map((kids) => kids.map((kid) => numberOf.get(kid)!));
 
-  const components = stronglyConnectedComponents(
-    groups.map((g) => g.id),
-    (id) => children.get(id)!,
+  const components = componentsOfGraph(
+    groups.map((g) => numberOf.get(g.id)!),
+    (number) => childNumbers[number],
+    groupAt.length,
   );
   // Tarjan's algorithm emits components in reverse topological order (children before parents),
   // so each component can union the already-finished member lists of the components it points to.
   // `seenIn[user]` holds the last component (plus one) that took the user, so a union never repeats one.
-  const componentOf = new Map<string, number>();
-  components.forEach((members, index) => members.forEach((id) => componentOf.set(id, index)));
+  const componentOf = new Int32Array(groupAt.length);
+  components.forEach((members, index) => members.forEach((number) => (componentOf[number] = index)));
   const componentMembers: Int32Array[] = [];
   const seenIn = new Int32Array(users);
   let buffer = new Int32Array(1024);
-  const direct = new Map<string, number>();
+  const direct = new Int32Array(groupAt.length);
   for (let index = 0; index < components.length; index++) {
     const mark = index + 1;
     let size = 0;
@@ -88,9 +102,9 @@ export function flattenGroupsIndexed(
       grown.set(buffer.subarray(0, size));
       buffer = grown;
     };
-    for (const id of components[index]) {
+    for (const number of components[index]) {
       let directMembers = 0;
-      const userIds = byId.get(id)!.memberUserIds;
+      const userIds = groupAt[number].memberUserIds;
       make(userIds.length);
       for (let i = 0; i < userIds.length; i++) {
         const user = indexOf.get(userIds[i]);
@@ -100,9 +114,9 @@ export function flattenGroupsIndexed(
         seenIn[user] = mark;
         buffer[size++] = user;
       }
-      direct.set(id, directMembers);
-      for (const kid of children.get(id)!) {
-        const kidComponent = componentOf.get(kid)!;
+      direct[number] = directMembers;
+      for (const kid of childNumbers[number]) {
+        const kidComponent = componentOf[kid];
         if (kidComponent === index) continue;
         const kidMembers = componentMembers[kidComponent];
         make(kidMembers.length);
@@ -119,61 +133,104 @@ export function flattenGroupsIndexed(
 
   const result = new Map<string, IndexedFlatGroup>();
   for (const g of groups) {
+    const number = numberOf.get(g.id)!;
     result.set(g.id, {
-      members: componentMembers[componentOf.get(g.id)!],
-      directMembers: direct.get(g.id)!,
-      children: children.get(g.id)!,
-      parents: parents.get(g.id)!,
+      members: componentMembers[componentOf[number]],
+      directMembers: direct[number],
+      children: children[number],
+      parents: parents[number],
     });
   }
   return result;
 }
 
+/**
+ * The groups nested directly in `g` that exist, each once, in the order listed. `taken[n]` holds the
+ * `stamp` of the last list that took group n, so no Set is built per group.
+ */
+function nestedGroups(g: DirectoryGroup, numberOf: ReadonlyMap<string, number>, taken: Int32Array, stamp: number): string[] {
+  const kids: string[] = [];
+  for (const id of g.memberGroupIds) {
+    const number = numberOf.get(id);
+    if (number === undefined || id === g.id || taken[number] === stamp) continue;
+    taken[number] = stamp;
+    kids.push(id);
+  }
+  return kids;
+}
+
 /** Iterative Tarjan: no recursion, so nesting depth cannot overflow the stack. */
 export function stronglyConnectedComponents(nodes: readonly string[], edges: (node: string) => readonly string[]): string[][] {
-  const index = new Map<string, number>();
-  const lowlink = new Map<string, number>();
-  const onStack = new Set<string>();
-  const stack: string[] = [];
-  const components: string[][] = [];
+  // Every node reachable from `nodes` gets a number, and the search runs on those.
+  const numberOf = new Map<string, number>();
+  const named: string[] = [];
+  const numberedEdges: number[][] = [];
+  const number = (node: string) => {
+    let n = numberOf.get(node);
+    if (n === undefined) {
+      numberOf.set(node, (n = named.length));
+      named.push(node);
+    }
+    return n;
+  };
+  const roots = nodes.map(number);
+  for (let n = 0; n < named.length; n++) numberedEdges.push(edges(named[n]).map(number));
+  return componentsOfGraph(roots, (n) => numberedEdges[n], named.length).map((component) => component.map((n) => named[n]));
+}
+
+/**
+ * Tarjan's algorithm over nodes numbered 0 ≤ n < `count`, searching from each root in turn: the
+ * components, each listed from the last node reached back to its root, children before parents.
+ */
+function componentsOfGraph(roots: readonly number[], edges: (node: number) => readonly number[], count: number): number[][] {
+  const index = new Int32Array(count).fill(-1);
+  const lowlink = new Int32Array(count);
+  const onStack = new Uint8Array(count);
+  const stack = new Int32Array(count);
+  let stackSize = 0;
+  const workNode = new Int32Array(count);
+  const workNext = new Int32Array(count);
+  const components: number[][] = [];
   let counter = 0;
 
-  for (const root of nodes) {
-    if (index.has(root)) continue;
-    const work: { node: string; next: number }[] = [{ node: root, next: 0 }];
-    index.set(root, counter);
-    lowlink.set(root, counter++);
-    stack.push(root);
-    onStack.add(root);
-    while (work.length) {
-      const frame = work[work.length - 1];
-      const out = edges(frame.node);
-      if (frame.next < out.length) {
-        const target = out[frame.next++];
-        if (!index.has(target)) {
-          index.set(target, counter);
-          lowlink.set(target, counter++);
-          stack.push(target);
-          onStack.add(target);
-          work.push({ node: target, next: 0 });
-        } else if (onStack.has(target)) {
-          lowlink.set(frame.node, Math.min(lowlink.get(frame.node)!, index.get(target)!));
+  for (const root of roots) {
+    if (index[root] >= 0) continue;
+    let depth = 1;
+    workNode[0] = root;
+    workNext[0] = 0;
+    index[root] = lowlink[root] = counter++;
+    stack[stackSize++] = root;
+    onStack[root] = 1;
+    while (depth > 0) {
+      const node = workNode[depth - 1];
+      const out = edges(node);
+      if (workNext[depth - 1] < out.length) {
+        const target = out[workNext[depth - 1]++];
+        if (index[target] < 0) {
+          index[target] = lowlink[target] = counter++;
+          stack[stackSize++] = target;
+          onStack[target] = 1;
+          workNode[depth] = target;
+          workNext[depth] = 0;
+          depth++;
+        } else if (onStack[target]) {
+          lowlink[node] = Math.min(lowlink[node], index[target]);
         }
         continue;
       }
-      work.pop();
-      if (work.length) {
-        const parent = work[work.length - 1].node;
-        lowlink.set(parent, Math.min(lowlink.get(parent)!, lowlink.get(frame.node)!));
+      depth--;
+      if (depth > 0) {
+        const parent = workNode[depth - 1];
+        lowlink[parent] = Math.min(lowlink[parent], lowlink[node]);
       }
-      if (lowlink.get(frame.node) === index.get(frame.node)) {
-        const component: string[] = [];
-        let member: string;
+      if (lowlink[node] === index[node]) {
+        const component: number[] = [];
+        let member: number;
         do {
-          member = stack.pop()!;
-          onStack.delete(member);
+          member = stack[--stackSize];
+          onStack[member] = 0;
           component.push(member);
-        } while (member !== frame.node);
+        } while (member !== node);
         components.push(component);
       }
     }
