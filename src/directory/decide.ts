@@ -174,7 +174,7 @@ export function decide(input: DecideInput): Plan {
   const syncedIds = new Set(synced.map((g) => g.id));
 
   const existingGroupByIdp = new Map(input.existingGroups.map((g) => [g.spec.idpId, g]));
-  const existingUserByIdp = new Map(input.existingUsers.map((u) => [u.spec.idpId, u]));
+  const stored = matchStoredUsers(snapshot.users, input.existingUsers);
   const groupName = new Map(synced.map((g) => [g.id, existingGroupByIdp.get(g.id)?.metadata.name ?? objectName(directory.name, g.name, g.id)]));
 
   // Which synced groups each active user is in, after flattening. Visiting the groups in name order
@@ -245,9 +245,9 @@ export function decide(input: DecideInput): Plan {
   // Users. Those the listing missed come first: the guard's decision depends on them.
   const roleOf = roleResolver(spec, synced, flat, activeByLogin);
   const newlyDeleted: { user: User; write: UserWrite }[] = [];
-  const seenUserIds = new Set(snapshot.users.map((u) => u.id));
-  for (const existing of input.existingUsers) {
-    if (seenUserIds.has(existing.spec.idpId) || refusedUsers.has(existing.spec.idpId)) continue;
+  for (let i = 0; i < input.existingUsers.length; i++) {
+    const existing = input.existingUsers[i];
+    if (stored.isListed(i) || refusedUsers.has(existing.spec.idpId)) continue;
     if (existing.spec.state === 'Deleted') {
       const deleteAfter = existing.status?.deleteAfter;
       if (deleteAfter && Date.parse(deleteAfter) <= now.getTime()) {
@@ -280,7 +280,7 @@ export function decide(input: DecideInput): Plan {
   const groupCountAt = new Int32Array(snapshot.users.length);
   for (let position = 0; position < snapshot.users.length; position++) {
     const u = snapshot.users[position];
-    const existing = existingUserByIdp.get(u.id);
+    const existing = stored.userAt[position];
     // Only the active have a rank, and only they are in groups.
     const rank = rankAt[position];
     if (existing && heldGroups.size === 0 && unchangedUser(existing, u, directory.name, groupsByRank, rank, roleOf(u, existing), stillOwed)) {
@@ -337,8 +337,30 @@ export function decide(input: DecideInput): Plan {
     leavingGroups: new Set(goneGroups.map((g) => g.name)),
     existing: input.existingPolicies ?? [],
   });
-  plan.counts = countObjects({ ...input, snapshot }, seenUserIds, plan, synced.length, (position) => groupCountAt[position], holdUsers && !approved);
+  plan.counts = countObjects({ ...input, snapshot }, stored.isListed, plan, synced.length, (position) => groupCountAt[position], holdUsers && !approved);
   return plan;
+}
+
+/**
+ * The stored User of each listed person (by position; as with a Map from IdP id, the last one stored with
+ * an id), and whether the listing names each stored User (by index), found with one lookup per person.
+ */
+function matchStoredUsers(users: readonly DirectoryUser[], stored: readonly User[]): { userAt: (User | undefined)[]; isListed: (storedIndex: number) => boolean } {
+  const userAt = new Array<User | undefined>(users.length);
+  if (stored.length === 0) return { userAt, isListed: () => false };
+  const indexByIdp = new Map<string, number>();
+  for (let i = 0; i < stored.length; i++) indexByIdp.set(stored[i].spec.idpId, i);
+  const listed = new Uint8Array(stored.length);
+  for (let position = 0; position < users.length; position++) {
+    const i = indexByIdp.get(users[position].id);
+    if (i === undefined) continue;
+    userAt[position] = stored[i];
+    listed[i] = 1;
+  }
+  if (indexByIdp.size === stored.length) return { userAt, isListed: (i) => listed[i] === 1 };
+  // Two stored Users share an IdP id: each is listed when the id is.
+  const listedIds = new Set(users.map((u) => u.id));
+  return { userAt, isListed: (i) => listedIds.has(stored[i].spec.idpId) };
 }
 
 /** A person missing from this listing for the first time: only the marker changes. */
@@ -613,7 +635,7 @@ function heldMessage(held: HeldDeletions): string {
 /** Counts what the namespace holds once this plan is applied. */
 function countObjects(
   input: DecideInput,
-  seen: ReadonlySet<string>,
+  isListed: (storedIndex: number) => boolean,
   plan: Plan,
   groupCount: number,
   groupCountAt: (position: number) => number,
@@ -630,8 +652,9 @@ function countObjects(
   };
   input.snapshot.users.forEach((u, position) => tally(u.state, groupCountAt(position)));
   const unconfirmed = new Set(plan.unconfirmed.users);
-  for (const existing of input.existingUsers) {
-    if (seen.has(existing.spec.idpId) || expired.has(existing.metadata.name!)) continue;
+  for (let i = 0; i < input.existingUsers.length; i++) {
+    const existing = input.existingUsers[i];
+    if (isListed(i) || expired.has(existing.metadata.name!)) continue;
     const kept = existing.spec.state !== 'Deleted' && (usersHeld || unconfirmed.has(existing.metadata.name!));
     tally(kept ? existing.spec.state : 'Deleted', kept ? (existing.spec.groupCount ?? existing.spec.groups.length) : 0);
   }
