@@ -31,9 +31,12 @@ export function listingTimedOut(timeoutMs: number, rateLimitAnswers: number, cau
   if (rateLimitAnswers > 0) {
     return new TransientError(
       'RateLimited',
-      `the IdP kept answering with rate-limit or quota errors (429 or its quota error, ${rateLimitAnswers} during this listing), so the listing did not finish within ${within}; nothing was changed`,
+      `the IdP kept answering with rate-limit or quota errors (429 or its quota error, ${rateLimitAnswers} during this listing), so the listing did not finish within ${within}; nothing was changed${LONGER_READ}`,
       { cause },
     );
   }
-  return new TransientError('Timeout', `the IdP did not finish the listing within ${within}; nothing was changed`, { cause });
+  return new TransientError('Timeout', `the IdP did not finish the listing within ${within}; nothing was changed${LONGER_READ}`, { cause });
 }
+
+/** Every attempt starts the listing again, so a directory too large for the limit would never finish without this. */
+const LONGER_READ = '; a directory too large to read in that time needs a longer --idp-read-timeout (chart value idpReadTimeout)';

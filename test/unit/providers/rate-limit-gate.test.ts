@@ -133,7 +133,7 @@ describe('the record of rate-limit answers', () => {
   it('names the rate limit when a listing timed out during a run of them, and plain slowness otherwise', () => {
     const limited = listingTimedOut(25_000, 14, new Error('aborted'));
     expect(limited).to.deep.include({ reason: 'RateLimited', origin: 'idp' });
-    expect(limited.message).to.equal('the IdP kept answering with rate-limit or quota errors (429 or its quota error, 14 during this listing), so the listing did not finish within 25 s; nothing was changed');
-    expect(listingTimedOut(25_000, 0, undefined)).to.deep.include({ reason: 'Timeout', message: 'the IdP did not finish the listing within 25 s; nothing was changed' });
+    expect(limited.message).to.equal('the IdP kept answering with rate-limit or quota errors (429 or its quota error, 14 during this listing), so the listing did not finish within 25 s; nothing was changed; a directory too large to read in that time needs a longer --idp-read-timeout (chart value idpReadTimeout)');
+    expect(listingTimedOut(25_000, 0, undefined)).to.deep.include({ reason: 'Timeout', message: 'the IdP did not finish the listing within 25 s; nothing was changed; a directory too large to read in that time needs a longer --idp-read-timeout (chart value idpReadTimeout)' });
   });
 });
