@@ -85,6 +85,32 @@ export class IdIndex<T extends { id: string }> {
   }
 }
 
+/** What each of a list of ids found, with the fields it had then, to tell whether looking them up again finds the same. */
+export class Resolution<T extends object> {
+  readonly found: (T | undefined)[];
+  private readonly values: unknown[] = [];
+
+  constructor(
+    private readonly ids: readonly string[],
+    find: (id: string) => T | undefined,
+    private readonly fields: readonly (keyof T)[],
+  ) {
+    this.found = ids.map(find);
+    for (const item of this.found) for (const field of fields) this.values.push(item?.[field]);
+  }
+
+  stillFound(ids: readonly string[], find: (id: string) => T | undefined): boolean {
+    if (!sameItems(ids, this.ids)) return false;
+    let k = 0;
+    for (let i = 0; i < ids.length; i++) {
+      const item = find(ids[i]);
+      if (item !== this.found[i]) return false;
+      for (const field of this.fields) if (item?.[field] !== this.values[k++]) return false;
+    }
+    return true;
+  }
+}
+
 export function sameItems<T>(a: readonly T[], b: readonly T[]): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;

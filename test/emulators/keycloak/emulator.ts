@@ -4,7 +4,7 @@
 // first/max paging with bare arrays, and Keycloak's 401/403/404 answers.
 import { randomBytes } from 'node:crypto';
 import { EmulatorBase, type EmulatorConnection, type EmulatorRequest, type EmulatorResponse, type RateLimitAnswer } from '../common.js';
-import { DerivedFromList, IdIndex, sameItems } from '../cache.js';
+import { DerivedFromList, IdIndex, Resolution } from '../cache.js';
 import type { DirectoryFixture, FixtureGroup, FixtureUser } from '../fixture.js';
 
 export type RealmManagementRole = 'view-users' | 'query-groups';
@@ -159,11 +159,12 @@ export class KeycloakEmulator extends EmulatorBase {
     // With an id held twice, which user a member id means depends on all of them: resolve it as Keycloak's listing does.
     if (this.userIndex.duplicatesIn(users)) return this.membersByScan(group);
     const listed = group.members ?? [];
+    const find = (id: string) => this.userIndex.find(users, id);
     const cached = this.resolvedMembers.get(group);
-    if (cached && sameItems(cached.listed, listed) && cached.found.matchesLookup((id) => this.userIndex.find(users, id))) return cached.sorted;
-    const found = new Lookup(listed, (id) => this.userIndex.find(users, id));
-    const sorted = found.users.filter((u): u is FixtureUser => u !== undefined && u.state !== 'deleted').sort(byUsername);
-    this.resolvedMembers.set(group, { listed: [...listed], found, sorted });
+    if (cached?.resolution.stillFound(listed, find)) return cached.sorted;
+    const resolution = new Resolution<FixtureUser>([...listed], find, ['login', 'state']);
+    const sorted = resolution.found.filter((u): u is FixtureUser => u !== undefined && u.state !== 'deleted').sort(byUsername);
+    this.resolvedMembers.set(group, { resolution, sorted });
     return sorted;
   }
 
@@ -174,7 +175,7 @@ export class KeycloakEmulator extends EmulatorBase {
 
   private readonly userIndex = new IdIndex<FixtureUser>();
   private readonly groupIndex = new IdIndex<FixtureGroup>();
-  private readonly resolvedMembers = new WeakMap<FixtureGroup, { listed: string[]; found: Lookup; sorted: FixtureUser[] }>();
+  private readonly resolvedMembers = new WeakMap<FixtureGroup, { resolution: Resolution<FixtureUser>; sorted: FixtureUser[] }>();
 
   private tree(): GroupTree {
     return this.groupTree.get(this.directory.groups);
@@ -246,30 +247,6 @@ class GroupTree {
       this.paths.set(group, path);
     }
     return path;
-  }
-}
-
-/** The user each listed id found, with the login and state it had, to tell whether a lookup still finds the same. */
-class Lookup {
-  readonly users: (FixtureUser | undefined)[];
-  private readonly logins: (string | undefined)[];
-  private readonly states: (string | undefined)[];
-
-  constructor(
-    private readonly ids: readonly string[],
-    find: (id: string) => FixtureUser | undefined,
-  ) {
-    this.users = ids.map(find);
-    this.logins = this.users.map((u) => u?.login);
-    this.states = this.users.map((u) => u?.state);
-  }
-
-  matchesLookup(find: (id: string) => FixtureUser | undefined): boolean {
-    for (let i = 0; i < this.ids.length; i++) {
-      const user = find(this.ids[i]);
-      if (user !== this.users[i] || user?.login !== this.logins[i] || user?.state !== this.states[i]) return false;
-    }
-    return true;
   }
 }
 

@@ -41,6 +41,15 @@ const failure = (p: Promise<unknown>) => p.then(() => expect.fail('expected a fa
 const group = (s: DirectorySnapshot, name: string) => s.groups.find((g) => g.name === name)!;
 const sorted = (ids: string[]) => [...ids].sort();
 
+/** One page of a group's members, read straight from the emulator. */
+async function membersPage(emulator: KeycloakEmulator, groupId: string): Promise<{ id: string; username: string }[]> {
+  const body = new URLSearchParams({ grant_type: 'client_credentials', client_id: emulator.clientId, client_secret: emulator.clientSecret });
+  const token = await fetch(emulator.tokenUrl, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
+  const { access_token } = (await token.json()) as { access_token: string };
+  const page = await fetch(`${emulator.baseUrl}/admin/realms/corp/groups/${groupId}/members?max=100`, { headers: { authorization: `Bearer ${access_token}` } });
+  return (await page.json()) as { id: string; username: string }[];
+}
+
 describe('Keycloak driver against the emulator', () => {
   beforeEach(() => {
     sleeps = [];
@@ -114,9 +123,14 @@ describe('Keycloak driver against the emulator', () => {
       const moved = groups.find((g) => g.id === 'g000010')!;
       groups.find((g) => g.id === 'g000000')!.groups = [];
       groups.find((g) => g.id === 'g000005')!.groups!.push(moved.id);
+      // Groups whose own lists did not change: only their users did.
+      const withReplaced = await membersPage(emulator, groups.find((g) => g !== large && g.members!.includes(replaced))!.id);
+      const withRemoved = await membersPage(emulator, groups.find((g) => g !== large && g.members!.includes(removed))!.id);
       const again = await fetchAll(driver);
 
       const live = new Set(users.map((u) => u.id));
+      expect(withRemoved.map((u) => u.id)).to.not.include(removed);
+      expect(withReplaced.find((u) => u.id === replaced)?.username).to.equal('renamed');
       expect(sorted(group(again, 'large').memberUserIds)).to.deep.equal(sorted(large.members!.filter((id) => live.has(id))));
       expect(again.users.find((u) => u.id === replaced)?.login).to.equal('renamed@example.com');
       expect(again.users.map((u) => u.id)).to.not.include(removed);
