@@ -3,6 +3,7 @@
 // authentik's pagination block, API-token checks and authentik's 401/403/400/404 answers.
 import { randomBytes } from 'node:crypto';
 import { EmulatorBase, type EmulatorConnection, type EmulatorRequest, type EmulatorResponse, type RateLimitAnswer } from '../common.js';
+import { DerivedFromList, IdIndex, Resolution } from '../cache.js';
 import type { DirectoryFixture, FixtureGroup, FixtureUser } from '../fixture.js';
 
 export type AuthentikPermission = 'authentik_core.view_user' | 'authentik_core.view_group';
@@ -84,29 +85,76 @@ export class AuthentikEmulator extends EmulatorBase {
   }
 
   private listUsers(req: EmulatorRequest): EmulatorResponse {
-    let users = [...this.people(), ...this.machines()];
+    const people = this.livePeople();
+    const machines = this.machines();
     const groupPk = req.url.searchParams.get('groups_by_pk');
-    if (groupPk !== null) {
-      const group = this.group(groupPk);
-      if (!group) return { status: 400, body: { groups_by_pk: [`Select a valid choice. ${groupPk} is not one of the available choices.`] } };
-      const members = new Set([...(group.members ?? []), ...this.serviceAccounts.filter((s) => s.groups?.includes(group.id)).map((s) => `service:${s.username}`)]);
-      users = users.filter((u) => members.has(u.key));
-    }
-    return paginate(req.url, users.sort((a, b) => a.pk - b.pk).map((u) => u.json));
+    if (groupPk === null) return paginate(req.url, this.everyone(people, machines), (a) => this.accountJson(a));
+    const group = this.groupIndex.find(this.directory.groups, groupPk);
+    if (!group) return { status: 400, body: { groups_by_pk: [`Select a valid choice. ${groupPk} is not one of the available choices.`] } };
+    const members = mergeByPk(this.membersOf(group), machines.filter((s) => s.account.groups?.includes(group.id)), (u) => this.pk(u.id));
+    return paginate(req.url, members, (a) => this.accountJson(a));
   }
 
-  private people() {
-    return this.directory.users
-      .filter((u) => u.state !== 'deleted')
-      .map((u) => ({ key: u.id, pk: this.pk(u.id), json: this.userJson(u) }));
+  /**
+   * Users not deleted, by pk. Listing users gives every one of them a pk, in directory order, before
+   * the answer is made; that is done again only when the users changed, as it gives no new pk otherwise.
+   */
+  private livePeople(): FixtureUser[] {
+    return this.peopleByPk.get(this.directory.users);
   }
 
-  private machines() {
-    return this.serviceAccounts.map((s) => {
-      const key = `service:${s.username}`;
-      const pk = this.pk(key);
-      return { key, pk, json: { pk, username: s.username, name: s.username, email: '', is_active: true, type: s.type ?? 'service_account', path: 'goauthentik.io/service-accounts' } };
-    });
+  private readonly peopleByPk = new DerivedFromList<FixtureUser, FixtureUser[]>(['id', 'state'], (users) => {
+    const live = users.filter((u) => u.state !== 'deleted');
+    for (const u of live) this.pk(u.id);
+    return live.sort((a, b) => this.pk(a.id) - this.pk(b.id));
+  });
+
+  private machines(): Machine[] {
+    return this.serviceAccounts.map((account) => ({ account, pk: this.pk(`service:${account.username}`) }));
+  }
+
+  /** People and machines by pk, kept while both are the same. */
+  private everyone(people: FixtureUser[], machines: Machine[]): (FixtureUser | Machine)[] {
+    const cached = this.everyoneCache;
+    if (cached?.people === people && sameMachines(cached.machines, machines)) return cached.merged;
+    const merged = mergeByPk(people, machines, (u) => this.pk(u.id));
+    this.everyoneCache = { people, machines: machines.map((m) => ({ ...m, account: { ...m.account } })), merged };
+    return merged;
+  }
+
+  private everyoneCache?: { people: FixtureUser[]; machines: Machine[]; merged: (FixtureUser | Machine)[] };
+
+  /**
+   * A group's people by pk, kept per group while it lists the same ids and each finds the same user
+   * in the same state: a large group is read in many pages, and a directory in one read per group.
+   */
+  private membersOf(group: FixtureGroup): FixtureUser[] {
+    const users = this.directory.users;
+    // With an id held twice, every user holding it is a member: scan, as authentik's query does.
+    if (this.userIndex.duplicatesIn(users)) return this.membersByScan(group);
+    const ids = [...new Set(group.members ?? [])];
+    const find = (id: string) => this.userIndex.find(users, id);
+    const cached = this.resolvedMembers.get(group);
+    if (cached?.resolution.stillFound(ids, find)) return cached.sorted;
+    const resolution = new Resolution<FixtureUser>(ids, find, ['state']);
+    const sorted = resolution.found.filter((u): u is FixtureUser => u !== undefined && u.state !== 'deleted').sort((a, b) => this.pk(a.id) - this.pk(b.id));
+    this.resolvedMembers.set(group, { resolution, sorted });
+    return sorted;
+  }
+
+  private membersByScan(group: FixtureGroup): FixtureUser[] {
+    const members = new Set(group.members ?? []);
+    return this.livePeople().filter((u) => members.has(u.id));
+  }
+
+  private readonly userIndex = new IdIndex<FixtureUser>();
+  private readonly groupIndex = new IdIndex<FixtureGroup>();
+  private readonly resolvedMembers = new WeakMap<FixtureGroup, { resolution: Resolution<FixtureUser>; sorted: FixtureUser[] }>();
+
+  private accountJson(a: FixtureUser | Machine): Record<string, unknown> {
+    if (!('account' in a)) return this.userJson(a);
+    const { account: s, pk } = a;
+    return { pk, username: s.username, name: s.username, email: '', is_active: true, type: s.type ?? 'service_account', path: 'goauthentik.io/service-accounts' };
   }
 
   private userJson(u: FixtureUser): Record<string, unknown> {
@@ -128,13 +176,31 @@ export class AuthentikEmulator extends EmulatorBase {
   }
 
   private listGroups(req: EmulatorRequest): EmulatorResponse {
-    const groups = [...this.directory.groups].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const groups = this.directory.groups;
+    const tree = this.groupTree.get(groups);
     const embedUsers = req.url.searchParams.get('include_users') !== 'false';
-    return paginate(req.url, groups.map((g) => this.groupJson(g, embedUsers)));
+    // Listing groups gives each a pk by name, and with embedded users each member one too.
+    (embedUsers ? this.groupAndMemberPks : this.groupPks).get(groups);
+    return paginate(req.url, tree.byName, (g) => this.groupJson(g, embedUsers, tree.parents.get(g.id) ?? []));
   }
 
-  private groupJson(g: FixtureGroup, embedUsers: boolean): Record<string, unknown> {
-    const parents = this.directory.groups.filter((p) => p.id !== g.id && (p.groups ?? []).includes(g.id));
+  private readonly groupTree = new DerivedFromList<FixtureGroup, { byName: FixtureGroup[]; parents: Map<string, FixtureGroup[]> }>(['id', 'name', 'groups'], (groups) => ({
+    byName: [...groups].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
+    parents: parentsById(groups),
+  }));
+
+  private readonly groupPks = new DerivedFromList<FixtureGroup, void>(['id', 'name'], (groups) => {
+    for (const g of this.groupTree.get(groups).byName) this.pk(`group:${g.id}`);
+  });
+
+  private readonly groupAndMemberPks = new DerivedFromList<FixtureGroup, void>(['id', 'name', 'members'], (groups) => {
+    for (const g of this.groupTree.get(groups).byName) {
+      this.pk(`group:${g.id}`);
+      for (const id of g.members ?? []) this.pk(id);
+    }
+  });
+
+  private groupJson(g: FixtureGroup, embedUsers: boolean, parents: FixtureGroup[]): Record<string, unknown> {
     const nesting = this.singleParent
       ? { parent: parents[0]?.id ?? null, parent_name: parents[0]?.name ?? null }
       : { parents: parents.map((p) => p.id), parents_obj: parents.map((p) => ({ pk: p.id, name: p.name })) };
@@ -149,14 +215,46 @@ export class AuthentikEmulator extends EmulatorBase {
       ...(embedUsers ? { users: (g.members ?? []).map((id) => this.pk(id)) } : {}),
     };
   }
+}
 
-  private group(pk: string): FixtureGroup | undefined {
-    return this.directory.groups.find((g) => g.id === pk);
+interface Machine {
+  account: ServiceAccount;
+  pk: number;
+}
+
+function sameMachines(a: Machine[], b: Machine[]): boolean {
+  return a.length === b.length && a.every((m, i) => m.pk === b[i].pk && m.account.username === b[i].account.username && m.account.type === b[i].account.type);
+}
+
+/** Two lists already ordered by pk as one, as a stable sort of the first followed by the second would order them. */
+function mergeByPk<T>(people: T[], machines: Machine[], pkOf: (item: T) => number): (T | Machine)[] {
+  if (machines.length === 0) return people;
+  const rest = [...machines].sort((a, b) => a.pk - b.pk);
+  const merged: (T | Machine)[] = [];
+  let m = 0;
+  for (const p of people) {
+    while (m < rest.length && rest[m].pk < pkOf(p)) merged.push(rest[m++]);
+    merged.push(p);
   }
+  return merged.concat(rest.slice(m));
+}
+
+/** Each group's parents, in directory order: the groups that list it, other than itself. */
+function parentsById(groups: readonly FixtureGroup[]): Map<string, FixtureGroup[]> {
+  const parents = new Map<string, FixtureGroup[]>();
+  for (const p of groups) {
+    for (const id of new Set(p.groups ?? [])) {
+      if (id === p.id) continue;
+      const list = parents.get(id) ?? [];
+      list.push(p);
+      parents.set(id, list);
+    }
+  }
+  return parents;
 }
 
 /** page/page_size as authentik reads them, with its pagination block; a page past the end is a 404. */
-function paginate(url: URL, items: unknown[]): EmulatorResponse {
+function paginate<T>(url: URL, items: readonly T[], toJson: (item: T) => unknown): EmulatorResponse {
   const rawSize = Number(url.searchParams.get('page_size'));
   const size = Number.isInteger(rawSize) && rawSize > 0 ? Math.min(rawSize, MAX_PAGE_SIZE) : DEFAULT_PAGE_SIZE;
   const rawPage = url.searchParams.get('page');
@@ -164,7 +262,7 @@ function paginate(url: URL, items: unknown[]): EmulatorResponse {
   const totalPages = Math.max(1, Math.ceil(items.length / size));
   if (!Number.isInteger(page) || page < 1 || page > totalPages) return { status: 404, body: { detail: 'Invalid page.' } };
   const start = (page - 1) * size;
-  const results = items.slice(start, start + size);
+  const results = items.slice(start, start + size).map(toJson);
   return {
     body: {
       pagination: {

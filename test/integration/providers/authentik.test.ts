@@ -39,6 +39,12 @@ const sorted = (ids: string[]) => [...ids].sort();
 /** Driver ids are authentik pks; tests speak in fixture ids. */
 const pks = (emulator: AuthentikEmulator, fixtureIds: string[]) => sorted(fixtureIds.map((id) => emulator.userPk(id)));
 
+/** One page of a group's users, read straight from the emulator. */
+async function membersPage(emulator: AuthentikEmulator, groupPk: string): Promise<{ pk: number; username: string }[]> {
+  const page = await fetch(`${emulator.baseUrl}/api/v3/core/users/?groups_by_pk=${groupPk}&page_size=100`, { headers: { authorization: `Bearer ${emulator.token}` } });
+  return ((await page.json()) as { results: { pk: number; username: string }[] }).results;
+}
+
 describe('authentik driver against the emulator', () => {
   beforeEach(() => {
     sleeps = [];
@@ -213,6 +219,38 @@ describe('authentik driver against the emulator', () => {
       const err = await failure(fetchAll(driver));
       expect(err).to.be.instanceOf(TransientError).with.property('reason', 'IdpUnavailable');
       expect(err.message).to.match(/changed while it was being read, 3 times/);
+    });
+
+    it('reads the directory as it is at each read, after members leave, users are replaced or removed and a group moves', async () => {
+      const fixture = generateFixture(130, 30);
+      fixture.groups.push({ id: 'g-large', name: 'large', members: fixture.users.slice(0, 50).map((u) => u.id), groups: [] });
+      const { emulator, driver } = await start(fixture, { settings: { pageSize: 12 } });
+      await fetchAll(driver);
+
+      const { users, groups } = emulator.directory;
+      const large = groups.find((g) => g.id === 'g-large')!;
+      const [leaving, replaced, removed] = large.members!;
+      large.members = large.members!.filter((id) => id !== leaving);
+      const at = users.findIndex((u) => u.id === replaced);
+      users[at] = { ...users[at], login: 'renamed@example.com', email: 'renamed@example.com' };
+      users.splice(users.findIndex((u) => u.id === removed), 1);
+      groups.find((g) => g.id === 'g000000')!.groups = [];
+      groups.find((g) => g.id === 'g000005')!.groups!.push('g000010');
+      // Groups whose own lists did not change: only their users did.
+      const withReplaced = await membersPage(emulator, groups.find((g) => g !== large && g.members!.includes(replaced))!.id);
+      const withRemoved = await membersPage(emulator, groups.find((g) => g !== large && g.members!.includes(removed))!.id);
+      const again = await fetchAll(driver);
+
+      const live = users.map((u) => u.id);
+      const members = (g: { members?: string[] }) => pks(emulator, (g.members ?? []).filter((id) => live.includes(id)));
+      expect(withRemoved.map((u) => String(u.pk))).to.not.include(emulator.userPk(removed));
+      expect(withReplaced.find((u) => String(u.pk) === emulator.userPk(replaced))?.username).to.equal('renamed');
+      expect(sorted(group(again, 'large').memberUserIds)).to.deep.equal(members(large));
+      expect(again.users.find((u) => u.id === emulator.userPk(replaced))?.email).to.equal('renamed@example.com');
+      expect(again.users.map((u) => u.id)).to.not.include(emulator.userPk(removed));
+      for (const g of groups) expect(sorted(group(again, g.name).memberUserIds), g.id).to.deep.equal(members(g));
+      expect(group(again, 'group-0').memberGroupIds).to.deep.equal([]);
+      expect(group(again, 'group-5').memberGroupIds).to.deep.equal(['g000010']);
     });
 
     it('fails when a group disappears while its members are read', async () => {
