@@ -1,6 +1,7 @@
 // A JumpCloud console API on loopback: v1 system users and v2 user groups, members and application
 // bindings, in JumpCloud's own JSON, with its x-api-key / x-org-id checks and its limit of 100 rows.
 import { EmulatorBase, type EmulatorConnection, type EmulatorRequest, type EmulatorResponse, type Handler, type RateLimitAnswer } from '../common.js';
+import { DerivedFromList, IdIndex } from '../cache.js';
 import type { FixtureGroup, FixtureUser } from '../fixture.js';
 import type { DirectoryFixture } from '../fixture.js';
 
@@ -108,25 +109,69 @@ export class JumpCloudEmulator extends EmulatorBase {
 
   private listSystemUsers(req: EmulatorRequest): EmulatorResponse {
     const { limit, skip } = paging(req.url);
-    const users = sortBy(this.liveUsers(req), req.url.searchParams.get('sort'), { _id: (u) => u.id, username: (u) => username(u), email: (u) => u.email ?? '' });
+    const users = this.inFixtureOrg(req) ? this.sortedUsers(req.url.searchParams.get('sort')).get(this.directory.users) : [];
     return { body: { totalCount: users.length, results: users.slice(skip, skip + limit).map((u) => this.systemUser(u)) } };
   }
 
+  /**
+   * Live users in the order a sort asks for, kept while the users keep their ids, names and states:
+   * sorting the whole directory for each page made a large read quadratic.
+   */
+  private sortedUsers(sort: string | null): DerivedFromList<FixtureUser, FixtureUser[]> {
+    const key = sort ?? '';
+    let sorted = this.usersBySort.get(key);
+    if (!sorted) {
+      sorted = new DerivedFromList<FixtureUser, FixtureUser[]>(['id', 'login', 'email', 'state'], (users) =>
+        sortBy(
+          users.filter((u) => u.state !== 'deleted'),
+          sort,
+          { _id: (u) => u.id, username: (u) => username(u), email: (u) => u.email ?? '' },
+        ),
+      );
+      this.usersBySort.set(key, sorted);
+    }
+    return sorted;
+  }
+
+  private readonly usersBySort = new Map<string, DerivedFromList<FixtureUser, FixtureUser[]>>();
+
   private listUserGroups(req: EmulatorRequest): EmulatorResponse {
     const { limit, skip } = paging(req.url);
-    const groups = sortBy(this.groups(req), req.url.searchParams.get('sort'), { _id: (g) => g.id, id: (g) => g.id, name: (g) => g.name });
+    const groups = this.inFixtureOrg(req) ? this.sortedGroups(req.url.searchParams.get('sort')).get(this.directory.groups) : [];
     return { body: groups.slice(skip, skip + limit).map(userGroup) };
   }
 
+  private sortedGroups(sort: string | null): DerivedFromList<FixtureGroup, FixtureGroup[]> {
+    const key = sort ?? '';
+    let sorted = this.groupsBySort.get(key);
+    if (!sorted) {
+      sorted = new DerivedFromList<FixtureGroup, FixtureGroup[]>(['id', 'name'], (groups) => sortBy([...groups], sort, { _id: (g) => g.id, id: (g) => g.id, name: (g) => g.name }));
+      this.groupsBySort.set(key, sorted);
+    }
+    return sorted;
+  }
+
+  private readonly groupsBySort = new Map<string, DerivedFromList<FixtureGroup, FixtureGroup[]>>();
+
   private listMembers(req: EmulatorRequest): EmulatorResponse {
     const { limit, skip } = paging(req.url);
-    const group = this.groups(req).find((g) => g.id === req.params.groupId);
+    const group = this.inFixtureOrg(req) ? this.groupIndex.find(this.directory.groups, req.params.groupId) : undefined;
     if (!group) return { status: 404, body: { message: 'Not Found' } };
-    const live = new Set(this.liveUsers(req).map((u) => u.id));
     // JumpCloud user groups hold users only: the fixture's nested groups are not JumpCloud's to show.
-    const members = (group.members ?? []).filter((id) => live.has(id));
+    const members = (group.members ?? []).filter((id) => this.isLiveUser(id));
     return { body: members.slice(skip, skip + limit).map((id) => connection(id, 'user')) };
   }
+
+  /** Looked up by id rather than through a set of every live user, which cost each member page the whole directory. */
+  private isLiveUser(id: string): boolean {
+    const users = this.directory.users;
+    if (this.userIndex.duplicatesIn(users)) return users.some((u) => u.id === id && u.state !== 'deleted');
+    const user = this.userIndex.find(users, id);
+    return user !== undefined && user.state !== 'deleted';
+  }
+
+  private readonly userIndex = new IdIndex<FixtureUser>();
+  private readonly groupIndex = new IdIndex<FixtureGroup>();
 
   private applicationUsers(req: EmulatorRequest): EmulatorResponse {
     const { limit, skip } = paging(req.url);

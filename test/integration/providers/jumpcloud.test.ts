@@ -43,6 +43,11 @@ const userIds = (s: DirectorySnapshot) => s.users.map((u) => u.id).sort();
 const membersOf = (s: DirectorySnapshot, name: string) => [...s.groups.find((g) => g.name === name)!.memberUserIds].sort();
 const liveIds = (f: DirectoryFixture) => f.users.filter((u) => u.state !== 'deleted').map((u) => u.id).sort();
 
+/** One page of a list, read straight from the emulator. */
+async function read<T>(emulator: JumpCloudEmulator, path: string): Promise<T> {
+  return (await (await fetch(`${emulator.baseUrl}${path}`, { headers: { 'x-api-key': emulator.connection().secret.apiKey } })).json()) as T;
+}
+
 function expectNoDuplicates(s: DirectorySnapshot) {
   expect(new Set(s.users.map((u) => u.id)).size).to.equal(s.users.length);
 }
@@ -103,6 +108,36 @@ describe('JumpCloud driver against the emulator', () => {
       const userPages = emulator.requests.filter((r) => r.path.startsWith('/api/systemusers'));
       expect(userPages).to.have.length(Math.ceil((253 - 1) / 6));
       expect(emulator.requests.every((r) => /limit=7(&|$)/.test(r.path))).to.equal(true);
+    });
+
+    it('reads the directory as it is at each read, after members leave and users are replaced or removed', async () => {
+      const fixture = generateFixture(130, 30);
+      fixture.groups.push({ id: 'g-large', name: 'large', members: fixture.users.slice(0, 50).map((u) => u.id), groups: [] });
+      const { emulator, driver } = await start(fixture, { driver: { pageLimit: 12 } });
+      const byUsername = () => read<{ results: { _id: string; email: string }[] }>(emulator, '/api/systemusers?limit=100&sort=username');
+      await byUsername();
+      await fetchAll(driver);
+
+      const { users, groups } = emulator.directory;
+      const large = groups.find((g) => g.id === 'g-large')!;
+      const [leaving, replaced, removed] = large.members!;
+      large.members = large.members!.filter((id) => id !== leaving);
+      const at = users.findIndex((u) => u.id === replaced);
+      users[at] = { ...users[at], login: 'renamed@example.com', email: 'renamed@example.com' };
+      users.splice(users.findIndex((u) => u.id === removed), 1);
+      // A group whose own list did not change: only its users did.
+      const withRemoved = groups.find((g) => g !== large && g.members!.includes(removed))!;
+      const members = await read<{ to: { id: string } }[]>(emulator, `/api/v2/usergroups/${withRemoved.id}/members?limit=100`);
+      const sorted = (await byUsername()).results;
+      const again = await fetchAll(driver);
+
+      expect(members.map((m) => m.to.id)).to.not.include(removed);
+      expect(sorted[0]).to.deep.include({ _id: replaced, email: 'renamed@example.com' });
+      expect(sorted.map((u) => u._id)).to.not.include(removed);
+      expect(again.users.find((u) => u.id === replaced)?.login).to.equal('renamed@example.com');
+      expect(userIds(again)).to.deep.equal(liveIds(emulator.directory));
+      const live = new Set(users.map((u) => u.id));
+      for (const g of groups) expect(membersOf(again, g.name), g.id).to.deep.equal([...g.members!].filter((id) => live.has(id)).sort());
     });
 
     it('uses JumpCloud\'s maximum of 100 rows, which the emulator enforces', async () => {
