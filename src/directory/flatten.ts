@@ -91,21 +91,15 @@ export function flattenGroupsIndexed(
   components.forEach((members, index) => members.forEach((number) => (componentOf[number] = index)));
   const componentMembers: Int32Array[] = [];
   const seenIn = new Int32Array(users);
-  let buffer = new Int32Array(1024);
+  let buffer: Int32Array = new Int32Array(1024);
   const direct = new Int32Array(groupAt.length);
   for (let index = 0; index < components.length; index++) {
     const mark = index + 1;
     let size = 0;
-    const make = (extra: number) => {
-      if (size + extra <= buffer.length) return;
-      const grown = new Int32Array(Math.max(buffer.length * 2, size + extra));
-      grown.set(buffer.subarray(0, size));
-      buffer = grown;
-    };
     for (const number of components[index]) {
       let directMembers = 0;
       const userIds = groupAt[number].memberUserIds;
-      make(userIds.length);
+      buffer = withRoom(buffer, size, userIds.length);
       for (let i = 0; i < userIds.length; i++) {
         const user = indexOf.get(userIds[i]);
         if (user === undefined) continue;
@@ -119,7 +113,7 @@ export function flattenGroupsIndexed(
         const kidComponent = componentOf[kid];
         if (kidComponent === index) continue;
         const kidMembers = componentMembers[kidComponent];
-        make(kidMembers.length);
+        buffer = withRoom(buffer, size, kidMembers.length);
         for (let i = 0; i < kidMembers.length; i++) {
           const user = kidMembers[i];
           if (seenIn[user] === mark) continue;
@@ -142,6 +136,14 @@ export function flattenGroupsIndexed(
     });
   }
   return result;
+}
+
+/** `buffer`, or a larger copy of its first `size` numbers when `extra` more would not fit. */
+function withRoom(buffer: Int32Array, size: number, extra: number): Int32Array {
+  if (size + extra <= buffer.length) return buffer;
+  const grown = new Int32Array(Math.max(buffer.length * 2, size + extra));
+  grown.set(buffer.subarray(0, size));
+  return grown;
 }
 
 /**
