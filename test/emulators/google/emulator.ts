@@ -5,7 +5,8 @@ import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import { EmulatorBase, limitParam, pageOf, type EmulatorConnection, type EmulatorRequest, type EmulatorResponse, type RateLimitAnswer } from '../common.js';
 import type { DirectoryFixture } from '../fixture.js';
-import { domainOf, etag, GoogleDirectoryView } from './resources.js';
+import { IdIndex } from '../cache.js';
+import { domainOf, etag, GoogleDirectoryView, type ViewIndexes } from './resources.js';
 
 const SCOPE = (s: string) => `https://www.googleapis.com/auth/${s}`;
 export const READ_ONLY_SCOPES = [
@@ -245,8 +246,10 @@ export class GoogleWorkspaceEmulator extends EmulatorBase {
     return list();
   }
 
+  private readonly indexes: ViewIndexes = { users: new IdIndex(), groups: new IdIndex() };
+
   private view(): GoogleDirectoryView {
-    return new GoogleDirectoryView(this.directory, this.customerId, this.domain, this.archived);
+    return new GoogleDirectoryView(this.directory, this.customerId, this.domain, this.archived, this.indexes);
   }
 
   /** customer= or domain=: Google wants exactly one way of saying whose directory. */
@@ -286,7 +289,7 @@ export class GoogleWorkspaceEmulator extends EmulatorBase {
     if (!group || this.deletedMidSync.has(group.id)) {
       return { status: 404, body: this.googleError(404, 'Resource Not Found: groupKey', 'notFound') };
     }
-    return this.page(req, 'members', 'admin#directory#members', view.memberResources(group), (m) => m);
+    return this.page(req, 'members', 'admin#directory#members', view.members(group), (m) => view.memberResource(m));
   }
 
   private listOrgUnits(req: EmulatorRequest): EmulatorResponse {

@@ -8,6 +8,7 @@
 // Org units are laid out as paths of names ("/Engineering/Platform"); a user without an org unit
 // sits in the root "/".
 import { createHash } from 'node:crypto';
+import { IdIndex } from '../cache.js';
 import type { DirectoryFixture, FixtureGroup, FixtureUser } from '../fixture.js';
 
 export const USER_DEFAULTS = {
@@ -42,16 +43,18 @@ export interface OrgUnitResource {
   blockInheritance: boolean;
 }
 
-/** Users by id, per users array: a members page should not cost a pass over a 10,000-user directory. */
-const userIndex = new WeakMap<FixtureUser[], Map<string, FixtureUser>>();
+/** Lookups by id kept from one request to the next (each request makes its own view). */
+export interface ViewIndexes {
+  users: IdIndex<FixtureUser>;
+  groups: IdIndex<FixtureGroup>;
+}
 
-function usersById(users: FixtureUser[]): Map<string, FixtureUser> {
-  let index = userIndex.get(users);
-  if (!index || index.size !== users.length || users.some((u, i) => i % 97 === 0 && index!.get(u.id) !== u)) {
-    index = new Map(users.map((u) => [u.id, u]));
-    userIndex.set(users, index);
-  }
-  return index;
+/** A member as a page of members lists it, made into a resource only when a page shows it. */
+interface MemberEntry {
+  id: string;
+  email: string;
+  type: 'USER' | 'GROUP';
+  status: 'ACTIVE' | 'SUSPENDED';
 }
 
 export class GoogleDirectoryView {
@@ -61,6 +64,7 @@ export class GoogleDirectoryView {
     private readonly primaryDomain: string,
     /** Users to show as archived (the fixture has no such state). */
     private readonly archived: ReadonlySet<string>,
+    private readonly indexes: ViewIndexes = { users: new IdIndex(), groups: new IdIndex() },
   ) {}
 
   get rootOrgUnitId(): string {
@@ -101,7 +105,7 @@ export class GoogleDirectoryView {
 
   findGroup(key: string): FixtureGroup | undefined {
     const lower = key.toLowerCase();
-    return this.fixture.groups.find((g) => g.id === key) ?? this.fixture.groups.find((g) => this.groupEmail(g) === lower);
+    return this.indexes.groups.find(this.fixture.groups, key) ?? this.fixture.groups.find((g) => this.groupEmail(g) === lower);
   }
 
   groupResource(group: FixtureGroup): Record<string, unknown> {
@@ -110,7 +114,7 @@ export class GoogleDirectoryView {
       id: group.id,
       email: this.groupEmail(group),
       name: group.name,
-      directMembersCount: String(this.memberResources(group).length),
+      directMembersCount: String(this.members(group).length),
       description: group.description ?? '',
       adminCreated: true,
       nonEditableAliases: [],
@@ -118,20 +122,32 @@ export class GoogleDirectoryView {
     return { ...body, etag: etag(body) };
   }
 
-  memberResources(group: FixtureGroup): Record<string, unknown>[] {
-    const users = usersById(this.fixture.users);
-    const members: Record<string, unknown>[] = [];
+  members(group: FixtureGroup): MemberEntry[] {
+    const findUser = this.userFinder();
+    const members: MemberEntry[] = [];
     for (const id of group.members ?? []) {
-      const user = users.get(id);
+      const user = findUser(id);
       if (!user || user.state === 'deleted') continue;
       const suspended = user.state === 'suspended' || user.state === 'locked';
-      members.push(this.member(id, user.login, 'USER', suspended ? 'SUSPENDED' : 'ACTIVE'));
+      members.push({ id, email: user.login, type: 'USER', status: suspended ? 'SUSPENDED' : 'ACTIVE' });
     }
     for (const id of group.groups ?? []) {
-      const nested = this.fixture.groups.find((g) => g.id === id);
-      if (nested) members.push(this.member(id, this.groupEmail(nested), 'GROUP', 'ACTIVE'));
+      const nested = this.indexes.groups.find(this.fixture.groups, id);
+      if (nested) members.push({ id, email: this.groupEmail(nested), type: 'GROUP', status: 'ACTIVE' });
     }
     return members;
+  }
+
+  memberResource(entry: MemberEntry): Record<string, unknown> {
+    return this.member(entry.id, entry.email, entry.type, entry.status);
+  }
+
+  /** Users by id; with an id held twice, the last user holding it, as a map of every user would say. */
+  private userFinder(): (id: string) => FixtureUser | undefined {
+    const users = this.fixture.users;
+    if (!this.indexes.users.duplicatesIn(users)) return (id) => this.indexes.users.find(users, id);
+    const byId = new Map(users.map((u) => [u.id, u]));
+    return (id) => byId.get(id);
   }
 
   private member(id: string, email: string, type: string, status: string): Record<string, unknown> {

@@ -104,6 +104,28 @@ describe('Google Workspace driver against the emulator', function () {
     expect(emulator.requests.every((r) => r.status === 200)).to.equal(true);
   });
 
+  it('reads the directory as it is at each read, after members leave, users are replaced or removed and a group moves', async () => {
+    const fixture = generateFixture(130, 30);
+    fixture.groups.push({ id: 'g-large', name: 'large', members: fixture.users.slice(0, 50).map((u) => u.id), groups: [] });
+    const { driver, emulator } = await harness(fixture);
+    emulator.maxPageSize = 12;
+    await driver.fetch({ syncOrgUnits: false });
+
+    const { users, groups } = emulator.directory;
+    const large = groups.find((g) => g.id === 'g-large')!;
+    const [leaving, replaced, removed] = large.members!;
+    large.members = large.members!.filter((id) => id !== leaving);
+    const at = users.findIndex((u) => u.id === replaced);
+    users[at] = { ...users[at], state: 'deleted' };
+    users.splice(users.findIndex((u) => u.id === removed), 1);
+    groups.find((g) => g.id === 'g000000')!.groups = [];
+    groups.find((g) => g.id === 'g000005')!.groups!.push('g000010');
+    const again = await driver.fetch({ syncOrgUnits: false });
+
+    expect(again.groups.flatMap((g) => g.memberUserIds)).to.not.include.members([replaced, removed]);
+    expectSameDirectory(again, emulator.directory);
+  });
+
   it('reads a group without members as empty (Google leaves the array out)', async () => {
     const fixture = loadFixture(SEED);
     fixture.groups.push({ id: 'g-empty', name: 'Nobody', members: [], groups: [] });
