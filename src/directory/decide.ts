@@ -25,7 +25,7 @@ import {
 } from '../api/v1alpha1/index.js';
 import { sanitizeSnapshot, type RefusedRecord } from './sanitize.js';
 import { REVOCATION_NOTIFICATION_TYPE } from './signals.js';
-import { flattenGroupsIndexed, smallestOf, type IndexedFlatGroup } from './flatten.js';
+import { flattenGroupsIndexed, type IndexedFlatGroup } from './flatten.js';
 import { globToRegExp, idHash, objectName, shortHash } from './naming.js';
 import { parseDuration } from '../util/duration.js';
 import { sameJson, sameJsonIgnoring } from './json.js';
@@ -178,12 +178,17 @@ export function decide(input: DecideInput): Plan {
   const groupName = new Map(synced.map((g) => [g.id, existingGroupByIdp.get(g.id)?.metadata.name ?? objectName(directory.name, g.name, g.id)]));
 
   // Which synced groups each active user is in, after flattening. Visiting the groups in name order
-  // builds every person's list already sorted.
-  const namesInOrder = synced.map((g) => [g.id, groupName.get(g.id)!] as const).sort(([, x], [, y]) => compareStrings(x, y));
+  // builds every person's list already sorted; reading the people back in login order gives each group's
+  // first logins.
+  const syncedNames = synced.map((g) => groupName.get(g.id)!);
+  const inNameOrder = synced.map((_, i) => i).sort((x, y) => compareStrings(syncedNames[x], syncedNames[y]));
   const groupsByRank = PersonGroups.of(
-    namesInOrder.map(([id, name]) => ({ name, members: flat.get(id)!.members })),
+    inNameOrder.map((i) => ({ name: syncedNames[i], members: flat.get(synced[i].id)!.members })),
     activeByLogin.length,
   );
+  const firstMembers = groupsByRank.firstMembers(MAX_LISTED_MEMBERS);
+  const firstMembersOf = new Array<Int32Array>(synced.length);
+  inNameOrder.forEach((i, number) => (firstMembersOf[i] = firstMembers[number]));
 
   const plan: Plan = {
     users: [],
@@ -199,7 +204,8 @@ export function decide(input: DecideInput): Plan {
   if (refused.length) plan.events.push(refusedEvent(directory.name, refused));
 
   // Groups.
-  for (const g of synced) {
+  for (let i = 0; i < synced.length; i++) {
+    const g = synced[i];
     if (standInIds.has(g.id)) {
       const existing = existingGroupByIdp.get(g.id)!;
       plan.groups.push(markedGroup(existing, nowIso));
@@ -209,7 +215,7 @@ export function decide(input: DecideInput): Plan {
     const f = flat.get(g.id)!;
     const parents = namesOf(f.parents, groupName);
     const children = namesOf(f.children, groupName);
-    const memberRanks = smallestOf(f.members, MAX_LISTED_MEMBERS, logins.length);
+    const memberRanks = firstMembersOf[i];
     const existing = existingGroupByIdp.get(g.id);
     const nameHash = idHash(g.name);
     const labelled = existing?.metadata.labels?.[LABELS.idpNameHash] === nameHash;

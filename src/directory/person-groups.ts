@@ -9,6 +9,8 @@ export class PersonGroups {
     /** Person r's groups are `groups[start[r]]` up to, not including, `groups[start[r + 1]]`. */
     private readonly start: Int32Array,
     private readonly groups: Int32Array,
+    /** How many people each group has. */
+    private readonly sizes: Int32Array,
   ) {}
 
   /** From groups given in name order, with their members numbered 0 ≤ n < `people`. */
@@ -26,7 +28,28 @@ export class PersonGroups {
       groups.map((g) => g.name),
       start,
       numbers,
+      Int32Array.from(groups, (g) => g.members.length),
     );
+  }
+
+  /**
+   * The first `limit` people of each group (the smallest numbers), ascending, by group number. Reading
+   * the people back in order lists every group's members in order, so none are sorted or selected.
+   */
+  firstMembers(limit: number): Int32Array[] {
+    const groupCount = this.nameOf.length;
+    const start = new Int32Array(groupCount + 1);
+    for (let group = 0; group < groupCount; group++) start[group + 1] = start[group] + Math.min(this.sizes[group], limit);
+    const next = start.slice(0, groupCount);
+    const members = new Int32Array(start[groupCount]);
+    const people = this.start.length - 1;
+    for (let person = 0; person < people; person++) {
+      for (let i = this.start[person]; i < this.start[person + 1]; i++) {
+        const group = this.groups[i];
+        if (next[group] < start[group + 1]) members[next[group]++] = person;
+      }
+    }
+    return Array.from({ length: groupCount }, (_, group) => members.subarray(start[group], start[group + 1]));
   }
 
   /** How many groups a person is in; -1 stands for no one, in no group. */

@@ -2,7 +2,7 @@
 // giving exactly what the plain way (sort everything) gives.
 import { expect } from 'chai';
 import { decide } from '../../../src/directory/decide.js';
-import { smallestOf, smallestSorted } from '../../../src/directory/flatten.js';
+import { PersonGroups } from '../../../src/directory/person-groups.js';
 import { sameJson } from '../../../src/directory/json.js';
 import { MAX_LISTED_GROUPS, MAX_LISTED_MEMBERS, MAX_LISTED_NESTING } from '../../../src/api/v1alpha1/index.js';
 import { seededRandom } from '../../fixtures/generate-directory.js';
@@ -86,47 +86,20 @@ describe('bounds on what decide() lists', () => {
   });
 });
 
-describe('smallestSorted', () => {
-  it('gives what a full sort gives, below, at and above the limit, with repeats', () => {
+describe('PersonGroups.firstMembers', () => {
+  it('gives what sorting each group and keeping its first few gives', () => {
     const random = seededRandom(3);
-    for (const length of [0, 1, 9, 10, 11, 500, 5000]) {
-      for (const spread of [5, 1e6]) {
-        const values = Int32Array.from({ length }, () => Math.floor(random() * spread));
-        const expected = [...values].sort((a, b) => a - b).slice(0, 10);
-        expect([...smallestSorted(values.slice(), 10)], `${length} values up to ${spread}`).to.deep.equal(expected);
+    const people = 5000;
+    const groups = [0, 1, 9, 10, 11, 500, 4999, 5000].map((size, g) => {
+      const everyone = Array.from({ length: people }, (_, i) => i);
+      for (let i = people - 1; i > 0; i--) {
+        const j = Math.floor(random() * (i + 1));
+        [everyone[i], everyone[j]] = [everyone[j], everyone[i]];
       }
-    }
-  });
-});
-
-describe('smallestOf', () => {
-  /** Distinct numbers below `universe`, shuffled: `length` of them, drawn from the first `skew` share of it. */
-  const distinct = (random: () => number, length: number, universe: number, skew: number) => {
-    const pool = Array.from({ length: Math.floor(universe * skew) }, (_, i) => i);
-    for (let i = pool.length - 1; i > 0; i--) {
-      const j = Math.floor(random() * (i + 1));
-      [pool[i], pool[j]] = [pool[j], pool[i]];
-    }
-    return Int32Array.from(pool.slice(0, length));
-  };
-
-  it('gives what a full sort gives, however the numbers spread, and leaves them as they were', () => {
-    const random = seededRandom(5);
-    for (const length of [0, 1, 10, 11, 25, 400, 3000]) {
-      for (const skew of [1, 0.5, 0.05]) {
-        const universe = 20_000;
-        const values = distinct(random, Math.min(length, universe * skew), universe, skew);
-        const before = [...values];
-        const expected = [...values].sort((a, b) => a - b).slice(0, 10);
-        expect([...smallestOf(values, 10, universe)], `${length} values, skew ${skew}`).to.deep.equal(expected);
-        expect([...values]).to.deep.equal(before);
-      }
-    }
-  });
-
-  it('finds the smallest when they all sit at the top of the universe', () => {
-    const values = Int32Array.from({ length: 500 }, (_, i) => 99_999 - i);
-    expect([...smallestOf(values, 10, 100_000)]).to.deep.equal(Array.from({ length: 10 }, (_, i) => 99_500 + i));
+      return { name: `g${g}`, members: Int32Array.from(everyone.slice(0, size)) };
+    });
+    const first = PersonGroups.of(groups, people).firstMembers(10);
+    groups.forEach((g, number) => expect([...first[number]], g.name).to.deep.equal([...g.members].sort((a, b) => a - b).slice(0, 10)));
   });
 });
 
