@@ -48,6 +48,20 @@ export class DerivedFromList<T extends object, R> {
   }
 }
 
+/** The last value computed, kept while it is asked for with the same inputs (compared by identity). */
+export class LastResult<R> {
+  private inputs?: readonly unknown[];
+  private value?: R;
+
+  get(inputs: readonly unknown[], compute: () => R): R {
+    if (!this.inputs || !sameItems(this.inputs, inputs)) {
+      this.value = compute();
+      this.inputs = [...inputs];
+    }
+    return this.value!;
+  }
+}
+
 /**
  * Finds items by id as Array.find does, through a map of positions. A position is trusted only if
  * the list has the same length and the item there still has that id; otherwise, and on every miss

@@ -7,7 +7,8 @@
 import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { decodeProtectedHeader, jwtVerify, SignJWT } from 'jose';
 import { EmulatorBase, type EmulatorConnection, type EmulatorRequest, type EmulatorResponse, type RateLimitAnswer } from '../common.js';
-import type { DirectoryFixture, FixtureUser, FixtureUserState } from '../fixture.js';
+import { DerivedFromList, LastResult } from '../cache.js';
+import type { DirectoryFixture, FixtureGroup, FixtureUser, FixtureUserState } from '../fixture.js';
 
 export type ZitadelPermission = 'user.read' | 'user.grant.read' | 'project.role.read';
 
@@ -184,17 +185,25 @@ export class ZitadelEmulator extends EmulatorBase {
 
   private listUsers(req: EmulatorRequest): EmulatorResponse {
     const body = req.json as { queries?: Record<string, Record<string, unknown>>[] };
-    let rows = [
-      ...this.people().map((u) => ({ type: 'TYPE_HUMAN', json: () => this.humanJson(u) })),
-      ...this.machineUsers.map((m) => ({ type: 'TYPE_MACHINE', json: () => this.machineJson(m) })),
-    ];
+    let [humans, machines] = [true, true];
     for (const query of body.queries ?? []) {
-      if (query.typeQuery) rows = rows.filter((r) => r.type === query.typeQuery.type);
-      else if (query.organizationIdQuery) rows = query.organizationIdQuery.organizationId === this.orgId ? rows : [];
+      if (query.typeQuery) [humans, machines] = [humans && query.typeQuery.type === 'TYPE_HUMAN', machines && query.typeQuery.type === 'TYPE_MACHINE'];
+      else if (query.organizationIdQuery) [humans, machines] = query.organizationIdQuery.organizationId === this.orgId ? [humans, machines] : [false, false];
       else return { status: 400, body: connectError(400, `unsupported query ${Object.keys(query).join(', ')}`) };
     }
-    return this.page(req, rows, 'v2', (r) => r.json());
+    const rows = humans && machines ? this.everyone() : humans ? this.people() : machines ? this.machines.get(this.machineUsers) : [];
+    return this.page(req, rows, 'v2', (r) => (isPerson(r) ? this.humanJson(r) : this.machineJson(r)));
   }
+
+  /** People, then machine users, kept while both are the same. */
+  private everyone(): (FixtureUser | MachineUser)[] {
+    const people = this.people();
+    const machines = this.machines.get(this.machineUsers);
+    return this.peopleAndMachines.get([people, machines], () => [...people, ...machines]);
+  }
+
+  private readonly machines = new DerivedFromList<MachineUser, MachineUser[]>(['userId', 'username', 'roles'], (machines) => [...machines]);
+  private readonly peopleAndMachines = new LastResult<(FixtureUser | MachineUser)[]>();
 
   private listRoles(req: EmulatorRequest): EmulatorResponse {
     const roles = req.params.projectId === this.projectId ? this.directory.groups : [];
@@ -214,14 +223,7 @@ export class ZitadelEmulator extends EmulatorBase {
       else return { status: 400, body: gatewayError(400, `unsupported query ${Object.keys(query).join(', ')}`) };
     }
     if (project !== this.projectId) return this.page(req, [], 'v1', (row) => row);
-    const roleKeys = new Set(this.directory.groups.map((g) => g.id));
-    const held = new Map<string, string[]>();
-    for (const g of this.directory.groups) for (const id of g.members ?? []) held.set(id, [...(held.get(id) ?? []), g.id]);
-    const rolesOf = (userId: string) => held.get(userId) ?? [];
-    const grants = [
-      ...this.people().map((u) => ({ userId: u.id, username: u.login, type: 'TYPE_HUMAN', roles: rolesOf(u.id), user: u as FixtureUser | undefined })),
-      ...this.machineUsers.map((m) => ({ userId: m.userId, username: m.username, type: 'TYPE_MACHINE', roles: (m.roles ?? []).filter((r) => roleKeys.has(r)), user: undefined })),
-    ].filter((g) => g.roles.length > 0);
+    const grants = this.grants();
     return this.page(req, grants, 'v1', (g) => ({
       id: `grant-${g.userId}`,
       details: { sequence: '9', creationDate: '2024-03-04T10:20:00Z', changeDate: '2024-03-04T10:20:00Z', resourceOwner: this.orgId },
@@ -246,10 +248,36 @@ export class ZitadelEmulator extends EmulatorBase {
     }));
   }
 
+  /**
+   * Everyone holding a role in the project: people, then machine users. Kept while the people, the
+   * machine users and the groups' members are the same, rather than gathered again for each page.
+   */
+  private grants(): Grant[] {
+    const people = this.people();
+    const machines = this.machines.get(this.machineUsers);
+    const held = this.rolesHeld.get(this.directory.groups);
+    return this.grantRows.get([people, machines, held], () =>
+      [
+        ...people.map((u): Grant => ({ userId: u.id, username: u.login, type: 'TYPE_HUMAN', roles: held.byUser.get(u.id) ?? [], user: u })),
+        ...machines.map((m): Grant => ({ userId: m.userId, username: m.username, type: 'TYPE_MACHINE', roles: (m.roles ?? []).filter((r) => held.roleKeys.has(r)), user: undefined })),
+      ].filter((g) => g.roles.length > 0),
+    );
+  }
+
+  private readonly rolesHeld = new DerivedFromList<FixtureGroup, { roleKeys: Set<string>; byUser: Map<string, string[]> }>(['id', 'members'], (groups) => {
+    const byUser = new Map<string, string[]>();
+    for (const g of groups) for (const id of g.members ?? []) byUser.set(id, [...(byUser.get(id) ?? []), g.id]);
+    return { roleKeys: new Set(groups.map((g) => g.id)), byUser };
+  });
+
+  private readonly grantRows = new LastResult<Grant[]>();
+
   /** People in creation order (the fixture's); deleted ones are gone from Zitadel's lists. */
   private people(): FixtureUser[] {
-    return this.directory.users.filter((u) => u.state !== 'deleted');
+    return this.livePeople.get(this.directory.users);
   }
+
+  private readonly livePeople = new DerivedFromList<FixtureUser, FixtureUser[]>(['id', 'login', 'state'], (users) => users.filter((u) => u.state !== 'deleted'));
 
   private humanJson(u: FixtureUser): Record<string, unknown> {
     return {
@@ -289,8 +317,8 @@ export class ZitadelEmulator extends EmulatorBase {
       return { status: 400, body: style === 'v1' ? gatewayError(400, 'invalid query') : connectError(400, 'invalid query') };
     }
     const limit = rawLimit === 0 ? DEFAULT_LIMIT : Math.min(rawLimit, MAX_LIMIT);
-    const ordered = query.asc === true ? rows : [...rows].reverse();
-    const result = ordered.slice(offset, offset + limit).map(toJson);
+    // Newest first unless asc: the same rows as a reversed copy would give, without copying them all.
+    const result = (query.asc === true ? rows.slice(offset, offset + limit) : rows.slice(Math.max(0, rows.length - offset - limit), Math.max(0, rows.length - offset)).reverse()).map(toJson);
     const details =
       style === 'v1'
         ? { totalResult: String(rows.length), processedSequence: '42', viewTimestamp: new Date().toISOString() }
@@ -306,6 +334,18 @@ let keyPair: { privateKey: KeyObject; publicKey: KeyObject } | undefined;
 function serviceUserKeyPair(): { privateKey: KeyObject; publicKey: KeyObject } {
   keyPair ??= generateKeyPairSync('rsa', { modulusLength: 2048 });
   return keyPair;
+}
+
+interface Grant {
+  userId: string;
+  username: string;
+  type: 'TYPE_HUMAN' | 'TYPE_MACHINE';
+  roles: string[];
+  user: FixtureUser | undefined;
+}
+
+function isPerson(row: FixtureUser | MachineUser): row is FixtureUser {
+  return 'login' in row;
 }
 
 function displayName(u: FixtureUser): string {

@@ -142,6 +142,27 @@ describe('Zitadel driver against the emulator', () => {
     expect(emulator.requests.filter((r) => r.path.includes('grants/_search')).length).to.equal(12);
   });
 
+  it('reads the directory as it is at each read, after members leave and users are replaced or removed', async () => {
+    const fixture = generateFixture(130, 30);
+    fixture.groups.push({ id: 'g-large', name: 'large', members: fixture.users.slice(0, 50).map((u) => u.id), groups: [] });
+    const { emulator, driver } = await start(fixture, { settings: { pageSize: 12 } });
+    await fetchAll(driver);
+
+    const { users, groups } = emulator.directory;
+    const large = groups.find((g) => g.id === 'g-large')!;
+    const [leaving, replaced, removed] = large.members!;
+    large.members = large.members!.filter((id) => id !== leaving);
+    const at = users.findIndex((u) => u.id === replaced);
+    users[at] = { ...users[at], login: 'renamed@example.com', email: 'renamed@example.com' };
+    users.splice(users.findIndex((u) => u.id === removed), 1);
+    const again = await fetchAll(driver);
+
+    const live = new Set(users.map((u) => u.id));
+    expect(again.users.find((u) => u.id === replaced)?.login).to.equal('renamed@example.com');
+    expect(again.users.map((u) => u.id)).to.not.include(removed);
+    for (const g of groups) expect(sorted(group(again, g.name).memberUserIds), g.id).to.deep.equal(sorted((g.members ?? []).filter((id) => live.has(id))));
+  });
+
   describe('credentials', () => {
     it('explains a token without the API audience scope, which Zitadel refuses with 401', async () => {
       const { emulator, driver } = await start(SEED, { driver: { scope: 'openid' } });
