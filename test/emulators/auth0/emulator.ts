@@ -6,6 +6,7 @@
 // rate-limit bucket reported in X-RateLimit-Limit/Remaining/Reset on every answer.
 import { randomBytes } from 'node:crypto';
 import { EmulatorBase, type EmulatorConnection, type EmulatorRequest, type EmulatorResponse, type RateLimitAnswer } from '../common.js';
+import { DerivedFromList, IdIndex, LastResult, Resolution } from '../cache.js';
 import type { DirectoryFixture, FixtureGroup, FixtureUser } from '../fixture.js';
 
 export type Auth0Scope = 'read:users' | 'read:roles' | 'read:organizations' | 'read:organization_members';
@@ -39,7 +40,7 @@ export class Auth0Emulator extends EmulatorBase {
   /** Seconds until X-RateLimit-Reset on an injected 429. */
   resetSeconds = 1;
   /** When each user was created (ISO), fixed the first time the user is listed; tests may set their own. */
-  readonly createdAt = new Map<string, string>();
+  readonly createdAt = new VersionedMap<string, string>();
   /** Fixture group ids served as organizations. */
   organizationIds: Set<string>;
   /** Runs before each Management API request is answered: a test's chance to change the tenant mid-read. */
@@ -158,28 +159,48 @@ export class Auth0Emulator extends EmulatorBase {
     return { 'x-ratelimit-limit': String(this.rateLimit.limit), 'x-ratelimit-remaining': String(remaining), 'x-ratelimit-reset': String(reset) };
   }
 
+  /** Users not deleted, each given a creation time the first time it is listed. */
   private liveUsers(): FixtureUser[] {
-    const live = this.directory.users.filter((u) => u.state !== 'deleted');
-    for (const u of live) if (!this.createdAt.has(u.id)) this.createdAt.set(u.id, new Date(EPOCH + this.createdAt.size * 1000).toISOString());
+    const live = this.live.get(this.directory.users);
+    this.creationTimesGiven.get([live, this.createdAt.version], () => {
+      for (const u of live) if (!this.createdAt.has(u.id)) this.createdAt.set(u.id, new Date(EPOCH + this.createdAt.size * 1000).toISOString());
+    });
     return live;
   }
 
+  private readonly live = new DerivedFromList<FixtureUser, FixtureUser[]>(['id', 'state'], (users) => users.filter((u) => u.state !== 'deleted'));
+  private readonly creationTimesGiven = new LastResult<void>();
+
   private listUsers(req: EmulatorRequest): EmulatorResponse {
     const query = req.url.searchParams;
-    let users = this.liveUsers();
+    const live = this.liveUsers();
     const q = query.get('q');
-    if (q) {
-      const since = createdSince(q);
-      if (!since) return badRequest(`Query validation error: '${q}' is not a query this emulator understands`, 'invalid_query_string');
-      users = users.filter((u) => (since.inclusive ? this.created(u) >= since.at : this.created(u) > since.at));
-    }
+    const since = q ? createdSince(q) : undefined;
+    if (q && !since) return badRequest(`Query validation error: '${q}' is not a query this emulator understands`, 'invalid_query_string');
     const sort = query.get('sort');
     if (sort && !/^(created_at|user_id):-?1$/.test(sort)) return badRequest(`Query validation error: sort '${sort}' is not supported`, 'invalid_query_string');
-    const [field, order] = (sort ?? 'user_id:1').split(':');
-    const key = (u: FixtureUser) => (field === 'created_at' ? `${this.created(u)}|${this.userId(u.id)}` : this.userId(u.id));
-    users = [...users].sort((a, b) => compare(key(a), key(b)) * (order === '-1' ? -1 : 1));
+    const sorted = this.sortedUsers(live, sort ?? 'user_id:1');
+    const users = this.usersSince.get([sorted, q], () =>
+      since ? sorted.filter((u) => (since.inclusive ? this.created(u) >= since.at : this.created(u) > since.at)) : sorted,
+    );
     return this.offsetPage(query, users, 'users', (u) => this.userJson(u));
   }
+
+  /**
+   * Live users in a sort's order, kept while the users and their creation times are the same: each
+   * page of a large read used to sort the whole directory again (filtered by q after the sort, which
+   * keeps the order a filter before it would give).
+   */
+  private sortedUsers(live: FixtureUser[], sort: string): FixtureUser[] {
+    const [field, order] = sort.split(':');
+    const key = (u: FixtureUser) => (field === 'created_at' ? `${this.created(u)}|${this.userId(u.id)}` : this.userId(u.id));
+    let cached = this.usersBySort.get(sort);
+    if (!cached) this.usersBySort.set(sort, (cached = new LastResult()));
+    return cached.get([live, this.createdAt.version], () => [...live].sort((a, b) => compare(key(a), key(b)) * (order === '-1' ? -1 : 1)));
+  }
+
+  private readonly usersBySort = new Map<string, LastResult<FixtureUser[]>>();
+  private readonly usersSince = new LastResult<FixtureUser[]>();
 
   private listRoles(req: EmulatorRequest): EmulatorResponse {
     const roles = this.directory.groups.filter((g) => !this.organizationIds.has(g.id)).sort(byName);
@@ -195,7 +216,10 @@ export class Auth0Emulator extends EmulatorBase {
   private listOrganizations(req: EmulatorRequest): EmulatorResponse {
     const orgs = this.directory.groups.filter((g) => this.organizationIds.has(g.id));
     const json = (g: FixtureGroup) => ({ id: this.organizationId(g.id), name: slug(g.name), display_name: g.name });
-    if (isCheckpoint(req.url.searchParams)) return this.checkpointPage(req.url.searchParams, orgs, 'organizations', (g) => this.organizationId(g.id), json);
+    if (isCheckpoint(req.url.searchParams)) {
+      const byId = orgs.sort((a, b) => compare(this.organizationId(a.id), this.organizationId(b.id)));
+      return this.checkpointPage(req.url.searchParams, byId, 'organizations', (g) => this.organizationId(g.id), json);
+    }
     return this.offsetPage(req.url.searchParams, orgs.sort(byName), 'organizations', json);
   }
 
@@ -206,12 +230,40 @@ export class Auth0Emulator extends EmulatorBase {
   }
 
   private memberList(query: URLSearchParams, group: FixtureGroup, key: string): EmulatorResponse {
-    const live = new Map(this.liveUsers().map((u) => [u.id, u]));
-    const members = [...new Set(group.members ?? [])].flatMap((id) => live.get(id) ?? []);
+    const members = this.membersOf(group);
     const json = (u: FixtureUser) => ({ user_id: this.userId(u.id), email: u.email, picture: 'https://s.gravatar.com/avatar/0.png', name: displayName(u) });
     if (isCheckpoint(query)) return this.checkpointPage(query, members, key, (u) => this.userId(u.id), json);
-    return this.offsetPage(query, members.sort((a, b) => compare(this.userId(a.id), this.userId(b.id))), key, json);
+    return this.offsetPage(query, members, key, json);
   }
+
+  /**
+   * A group's live members by user_id (each once), kept per group while it lists the same ids and each
+   * finds the same user in the same state: a read asks for one page after another of every group.
+   */
+  private membersOf(group: FixtureGroup): FixtureUser[] {
+    const users = this.directory.users;
+    const ids = [...new Set(group.members ?? [])];
+    if (this.userIndex.duplicatesIn(users)) {
+      // With an id held twice, the last live user holding it, as a map of live users by id says.
+      const live = new Map(this.liveUsers().map((u) => [u.id, u]));
+      return this.byUserId(ids.flatMap((id) => live.get(id) ?? []));
+    }
+    this.liveUsers();
+    const find = (id: string) => this.userIndex.find(users, id);
+    const cached = this.resolvedMembers.get(group);
+    if (cached?.resolution.stillFound(ids, find)) return cached.sorted;
+    const resolution = new Resolution<FixtureUser>(ids, find, ['state']);
+    const sorted = this.byUserId(resolution.found.filter((u): u is FixtureUser => u !== undefined && u.state !== 'deleted'));
+    this.resolvedMembers.set(group, { resolution, sorted });
+    return sorted;
+  }
+
+  private byUserId(users: FixtureUser[]): FixtureUser[] {
+    return users.sort((a, b) => compare(this.userId(a.id), this.userId(b.id)));
+  }
+
+  private readonly userIndex = new IdIndex<FixtureUser>();
+  private readonly resolvedMembers = new WeakMap<FixtureGroup, { resolution: Resolution<FixtureUser>; sorted: FixtureUser[] }>();
 
   /** page/per_page (default 50, at most 100), the cap on how far they reach, and include_totals. */
   private offsetPage<T>(query: URLSearchParams, items: T[], key: string, json: (item: T) => unknown): EmulatorResponse {
@@ -231,8 +283,8 @@ export class Auth0Emulator extends EmulatorBase {
     return { body: { start: page * perPage, limit: perPage, length: rows.length, total: items.length, [key]: rows } };
   }
 
-  /** from/take: rows after the checkpoint, in id order; `next` only while more remain. */
-  private checkpointPage<T>(query: URLSearchParams, items: T[], key: string, id: (item: T) => string, json: (item: T) => unknown): EmulatorResponse {
+  /** from/take: rows after the checkpoint, of rows already in id order; `next` only while more remain. */
+  private checkpointPage<T>(query: URLSearchParams, sorted: T[], key: string, id: (item: T) => string, json: (item: T) => unknown): EmulatorResponse {
     const take = intParam(query, 'take', 50);
     if (take === undefined || take < 1 || take > 100) return badRequest('Query validation error: take must be between 1 and 100', 'invalid_query_string');
     const from = query.get('from');
@@ -242,8 +294,7 @@ export class Auth0Emulator extends EmulatorBase {
       if (!after.startsWith('cp:')) return badRequest('Query validation error: invalid from', 'invalid_query_string');
       after = after.slice(3);
     }
-    const sorted = [...items].sort((a, b) => compare(id(a), id(b)));
-    const rest = after === undefined ? sorted : sorted.filter((item) => id(item) > after!);
+    const rest = after === undefined ? sorted : sorted.slice(firstAfter(sorted, id, after));
     const rows = rest.slice(0, take);
     const next = rest.length > take ? Buffer.from(`cp:${id(rows[rows.length - 1])}`).toString('base64url') : undefined;
     return { body: { [key]: rows.map(json), ...(next ? { next } : {}) } };
@@ -285,6 +336,37 @@ function createdSince(q: string): { at: string; inclusive: boolean } | undefined
   const match = /^created_at:([[{])"?([^"\s]+)"? TO \*\]$/.exec(q.trim());
   if (!match || Number.isNaN(Date.parse(match[2]))) return undefined;
   return { at: new Date(match[2]).toISOString(), inclusive: match[1] === '[' };
+}
+
+/** The index of the first item whose id is after `after`, in a list ordered by id. */
+function firstAfter<T>(sorted: T[], id: (item: T) => string, after: string): number {
+  let [low, high] = [0, sorted.length];
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (id(sorted[mid]) > after) high = mid;
+    else low = mid + 1;
+  }
+  return low;
+}
+
+/** A Map that counts its changes, so what is computed from it can tell it changed. */
+class VersionedMap<K, V> extends Map<K, V> {
+  version = 0;
+
+  override set(key: K, value: V): this {
+    this.version++;
+    return super.set(key, value);
+  }
+
+  override delete(key: K): boolean {
+    this.version++;
+    return super.delete(key);
+  }
+
+  override clear(): void {
+    this.version++;
+    super.clear();
+  }
 }
 
 function isCheckpoint(query: URLSearchParams): boolean {

@@ -42,6 +42,14 @@ const fetchAll = (driver: Auth0Driver) => driver.fetch({ syncOrgUnits: false });
 const failure = (p: Promise<unknown>) => p.then(() => expect.fail('expected a failure'), (e: unknown) => e as Error);
 const group = (s: DirectorySnapshot, name: string) => s.groups.find((g) => g.name === name)!;
 const sorted = (ids: string[]) => [...ids].sort();
+
+/** One checkpoint page of a role's users, read straight from the emulator. */
+async function roleUsers(emulator: Auth0Emulator, groupId: string): Promise<{ user_id: string; email: string }[]> {
+  const body = JSON.stringify({ grant_type: 'client_credentials', client_id: emulator.clientId, client_secret: emulator.clientSecret, audience: emulator.audience });
+  const token = (await (await fetch(`${emulator.baseUrl}/oauth/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })).json()) as { access_token: string };
+  const page = await fetch(`${emulator.baseUrl}/api/v2/roles/rol_${groupId}/users?take=100`, { headers: { authorization: `Bearer ${token.access_token}` } });
+  return ((await page.json()) as { users: { user_id: string; email: string }[] }).users;
+}
 const apiRequests = (e: Auth0Emulator, path: string) => e.requests.filter((r) => r.path.startsWith(`/api/v2/${path}`));
 
 describe('Auth0 driver against the emulator', () => {
@@ -95,6 +103,33 @@ describe('Auth0 driver against the emulator', () => {
     expect(windows.length).to.equal(3); // 1000 + 1000 + the rest, each window starting where the last one ended
     expect(apiRequests(emulator, 'users?').every((r) => new URL(r.path, 'http://x').searchParams.get('sort') === 'created_at:1')).to.equal(true);
     expect(apiRequests(emulator, 'roles/rol_g-big/users').length).to.equal(12); // checkpoint pages of 100
+  });
+
+  it('reads the tenant as it is at each read, after members leave and users are replaced or removed', async () => {
+    const fixture = generateFixture(130, 30);
+    fixture.groups.push({ id: 'g-large', name: 'large', members: fixture.users.slice(0, 50).map((u) => u.id), groups: [] });
+    const { emulator, driver } = await start(fixture, { driver: { pageSize: 12 } });
+    emulator.rateLimit.limit = 100_000;
+    await fetchAll(driver);
+
+    const { users, groups } = emulator.directory;
+    const large = groups.find((g) => g.id === 'g-large')!;
+    const [leaving, replaced, removed] = large.members!;
+    large.members = large.members!.filter((id) => id !== leaving);
+    const at = users.findIndex((u) => u.id === replaced);
+    users[at] = { ...users[at], login: 'renamed@example.com', email: 'renamed@example.com' };
+    users.splice(users.findIndex((u) => u.id === removed), 1);
+    // Groups whose own lists did not change: only their users did.
+    const withReplaced = await roleUsers(emulator, groups.find((g) => g !== large && g.members!.includes(replaced))!.id);
+    const withRemoved = await roleUsers(emulator, groups.find((g) => g !== large && g.members!.includes(removed))!.id);
+    const again = await fetchAll(driver);
+
+    expect(withRemoved.map((u) => u.user_id)).to.not.include(`auth0|${removed}`);
+    expect(withReplaced.find((u) => u.user_id === `auth0|${replaced}`)?.email).to.equal('renamed@example.com');
+    expect(again.users.find((u) => u.id === `auth0|${replaced}`)?.email).to.equal('renamed@example.com');
+    expect(again.users.map((u) => u.id)).to.not.include(`auth0|${removed}`);
+    const live = new Set(users.map((u) => u.id));
+    for (const g of groups) expect(sorted(group(again, g.name).memberUserIds), g.id).to.deep.equal(sorted((g.members ?? []).filter((id) => live.has(id)).map((id) => `auth0|${id}`)));
   });
 
   it('the emulator refuses page/per_page past 1000 rows, as Auth0 does, so reading by page alone would fail', async () => {
