@@ -133,14 +133,15 @@ export class KeycloakEmulator extends EmulatorBase {
   }
 
   private listTopLevel(req: EmulatorRequest): EmulatorResponse {
-    return { body: page(req.url, this.tree().topLevel(), DEFAULT_MAX.groups).map((g) => this.groupJson(g, '')) };
+    const tree = this.tree();
+    return { body: page(req.url, tree.topLevel(), DEFAULT_MAX.groups).map((g) => this.groupJson(tree, g, '')) };
   }
 
   private listChildren(req: EmulatorRequest): EmulatorResponse {
     const tree = this.tree();
     const group = tree.group(req.params.groupId);
     if (!group) return { status: 404, body: { error: 'Could not find group by id' } };
-    return { body: page(req.url, tree.children(group), DEFAULT_MAX.children).map((g) => this.groupJson(g, tree.path(group))) };
+    return { body: page(req.url, tree.children(group), DEFAULT_MAX.children).map((g) => this.groupJson(tree, g, tree.path(group))) };
   }
 
   private listMembers(req: EmulatorRequest): EmulatorResponse {
@@ -183,12 +184,11 @@ export class KeycloakEmulator extends EmulatorBase {
 
   private readonly groupTree = new DerivedFromList<FixtureGroup, GroupTree>(['id', 'name', 'groups'], (groups) => new GroupTree(groups));
 
-  private groupJson(g: FixtureGroup, parentPath: string): Record<string, unknown> {
-    const tree = this.tree();
+  private groupJson(tree: GroupTree, g: FixtureGroup, parentPath: string): Record<string, unknown> {
     const children = tree.children(g);
     const path = `${parentPath}/${g.name}`;
     const json: Record<string, unknown> = { id: g.id, name: g.name, path, ...(g.description ? { description: g.description } : {}) };
-    if (this.legacyGroupTree) return { ...json, subGroups: children.map((c) => this.groupJson(c, path)) };
+    if (this.legacyGroupTree) return { ...json, subGroups: children.map((c) => this.groupJson(tree, c, path)) };
     return { ...json, ...(parentPath ? { parentId: tree.parentOf(g.id)?.id } : {}), subGroupCount: children.length, subGroups: [] };
   }
 }
