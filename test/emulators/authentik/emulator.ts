@@ -80,15 +80,27 @@ export class AuthentikEmulator extends EmulatorBase {
   }
 
   private pk(key: string): number {
+    if (!this.pks.has(key) && this.peoplePassOwed) this.livePeople();
     if (!this.pks.has(key)) this.pks.set(key, this.pks.size + 1);
     return this.pks.get(key)!;
   }
 
+  /**
+   * Every users request gives each person without a pk one, in directory order. A members request
+   * only notes that it owes this pass, which is made before the next new pk is given: a pass made
+   * then gives the same pks, and checking the whole directory on each group's member read was the
+   * cost of a large read. (A person added and taken away again in between would not use up a pk.)
+   */
+  private peoplePassOwed = false;
+
   private listUsers(req: EmulatorRequest): EmulatorResponse {
-    const people = this.livePeople();
-    const machines = this.machines();
     const groupPk = req.url.searchParams.get('groups_by_pk');
-    if (groupPk === null) return paginate(req.url, this.everyone(people, machines), (a) => this.accountJson(a));
+    if (groupPk === null) {
+      const people = this.livePeople();
+      return paginate(req.url, this.everyone(people, this.machines()), (a) => this.accountJson(a));
+    }
+    this.peoplePassOwed = true;
+    const machines = this.machines();
     const group = this.groupIndex.find(this.directory.groups, groupPk);
     if (!group) return { status: 400, body: { groups_by_pk: [`Select a valid choice. ${groupPk} is not one of the available choices.`] } };
     const members = mergeByPk(this.membersOf(group), machines.filter((s) => s.account.groups?.includes(group.id)), (u) => this.pk(u.id));
@@ -100,6 +112,7 @@ export class AuthentikEmulator extends EmulatorBase {
    * the answer is made; that is done again only when the users changed, as it gives no new pk otherwise.
    */
   private livePeople(): FixtureUser[] {
+    this.peoplePassOwed = false;
     return this.peopleByPk.get(this.directory.users);
   }
 
