@@ -1,12 +1,14 @@
 // decide() alone on generated directories: a first sync (nothing exists yet) and a no-op resync (what
 // the first sync wrote exists), median of a few runs, and the peak resident memory of the process that
 // ran that size. Each size runs in its own process so one size's garbage does not weigh on the next.
-// Run: npm run bench [-- --quick] [-- --runs 5] [-- --parsed]
+// Run: npm run bench [-- --quick] [-- --runs 5] [-- --parsed] [-- --compiled]
 // --parsed: the resync's existing objects go through JSON first, as they arrive from the apiserver, so
 // they share no arrays or strings with the first plan and every comparison compares contents.
+// --compiled: decide() as `npm run build` compiled it (dist/), as the image runs it, instead of through
+// the tsx loader (which wraps every function it names).
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { decide } from '../src/directory/decide.js';
+import type { decide as Decide } from '../src/directory/decide.js';
 import { directory, materialise } from '../test/support/builders.js';
 import { generateDirectory } from '../test/fixtures/generate-directory.js';
 
@@ -31,6 +33,8 @@ interface Result {
 }
 
 const args = process.argv.slice(2);
+const passedOn = ['--parsed', '--compiled'].filter((flag) => args.includes(flag));
+const { decide }: { decide: typeof Decide } = await import(args.includes('--compiled') ? '../dist/src/directory/decide.js' : '../src/directory/decide.js');
 const childSize = args.indexOf('--child');
 
 if (childSize >= 0) {
@@ -41,7 +45,7 @@ if (childSize >= 0) {
   const quick = args.includes('--quick');
   const runsAt = args.indexOf('--runs');
   const runs = runsAt >= 0 ? Number(args[runsAt + 1]) : undefined;
-  console.log(`decide() benchmark — node ${process.version}, median of timed runs after one untimed first sync${args.includes('--parsed') ? '; resync from parsed objects' : ''}`);
+  console.log(`decide() benchmark — node ${process.version}, median of timed runs after one untimed first sync${args.includes('--parsed') ? '; resync from parsed objects' : ''}${args.includes('--compiled') ? '; compiled' : ''}`);
   console.log('users/groups   memberships  first sync (s)  resync (s)  cpu first/resync (s)  writes first/resync  peak RSS (MiB)');
   for (const [users, groups] of quick ? SIZES.slice(0, 2) : SIZES) {
     const r = await inChild(users, groups, runs ?? (users >= 100_000 ? 3 : 5));
@@ -94,7 +98,7 @@ function measure(users: number, groups: number, runs: number, parsed: boolean): 
 
 function inChild(users: number, groups: number, runs: number): Promise<Result> {
   return new Promise((resolve, reject) => {
-    const child = fork(fileURLToPath(import.meta.url), ['--child', `${users}:${groups}`, String(runs), ...(args.includes('--parsed') ? ['--parsed'] : [])]);
+    const child = fork(fileURLToPath(import.meta.url), ['--child', `${users}:${groups}`, String(runs), ...passedOn]);
     child.once('message', (m) => resolve(m as Result));
     child.once('exit', (code) => code !== 0 && reject(new Error(`benchmark of ${users}/${groups} exited with ${code}`)));
   });
