@@ -40,7 +40,7 @@ export class Auth0Emulator extends EmulatorBase {
   /** Seconds until X-RateLimit-Reset on an injected 429. */
   resetSeconds = 1;
   /** When each user was created (ISO), fixed the first time the user is listed; tests may set their own. */
-  readonly createdAt = new VersionedMap<string, string>();
+  readonly createdAt = new CreationTimes();
   /** Fixture group ids served as organizations. */
   organizationIds: Set<string>;
   /** Runs before each Management API request is answered: a test's chance to change the tenant mid-read. */
@@ -50,6 +50,7 @@ export class Auth0Emulator extends EmulatorBase {
 
   constructor(fixture: DirectoryFixture, options: Auth0EmulatorOptions = {}) {
     super(fixture);
+    this.createdAt.beforeUse = () => this.giveOwedCreationTimes();
     this.organizationIds = new Set(options.organizations ?? []);
     this.route('POST', '/oauth/token', (req) => this.token(req));
     this.api('/users', ['read:users'], (req) => this.listUsers(req));
@@ -161,6 +162,7 @@ export class Auth0Emulator extends EmulatorBase {
 
   /** Users not deleted, each given a creation time the first time it is listed. */
   private liveUsers(): FixtureUser[] {
+    this.creationTimesOwed = false;
     const live = this.live.get(this.directory.users);
     this.creationTimesGiven.get([live, this.createdAt.version], () => {
       for (const u of live) if (!this.createdAt.has(u.id)) this.createdAt.set(u.id, new Date(EPOCH + this.createdAt.size * 1000).toISOString());
@@ -170,6 +172,18 @@ export class Auth0Emulator extends EmulatorBase {
 
   private readonly live = new DerivedFromList<FixtureUser, FixtureUser[]>(['id', 'state'], (users) => users.filter((u) => u.state !== 'deleted'));
   private readonly creationTimesGiven = new LastResult<void>();
+
+  /**
+   * A member read lists users too, so it gives new users their creation times, but it shows none of
+   * them: it only notes that it owes them, and they are given before anything reads or sets one.
+   * Checking the whole directory on every member page was most of the cost of a large read. (A user
+   * added and removed again before that would not use up a second.)
+   */
+  private creationTimesOwed = false;
+
+  private giveOwedCreationTimes(): void {
+    if (this.creationTimesOwed) this.liveUsers();
+  }
 
   private listUsers(req: EmulatorRequest): EmulatorResponse {
     const query = req.url.searchParams;
@@ -248,7 +262,7 @@ export class Auth0Emulator extends EmulatorBase {
       const live = new Map(this.liveUsers().map((u) => [u.id, u]));
       return this.byUserId(ids.flatMap((id) => live.get(id) ?? []));
     }
-    this.liveUsers();
+    this.creationTimesOwed = true;
     const find = (id: string) => this.userIndex.find(users, id);
     const cached = this.resolvedMembers.get(group);
     if (cached?.resolution.stillFound(ids, find)) return cached.sorted;
@@ -349,23 +363,69 @@ function firstAfter<T>(sorted: T[], id: (item: T) => string, after: string): num
   return low;
 }
 
-/** A Map that counts its changes, so what is computed from it can tell it changed. */
-class VersionedMap<K, V> extends Map<K, V> {
+/**
+ * When each user was created: a Map that counts its changes, so what is sorted by it can tell it
+ * changed, and that runs `beforeUse` before any use, so that times owed are given before anyone sees them.
+ */
+class CreationTimes extends Map<string, string> {
   version = 0;
+  beforeUse?: () => void;
 
-  override set(key: K, value: V): this {
+  override get size(): number {
+    this.beforeUse?.();
+    return super.size;
+  }
+
+  override get(key: string): string | undefined {
+    this.beforeUse?.();
+    return super.get(key);
+  }
+
+  override has(key: string): boolean {
+    this.beforeUse?.();
+    return super.has(key);
+  }
+
+  override set(key: string, value: string): this {
+    this.beforeUse?.();
     this.version++;
     return super.set(key, value);
   }
 
-  override delete(key: K): boolean {
+  override delete(key: string): boolean {
+    this.beforeUse?.();
     this.version++;
     return super.delete(key);
   }
 
   override clear(): void {
+    this.beforeUse?.();
     this.version++;
     super.clear();
+  }
+
+  override forEach(callback: (value: string, key: string, map: Map<string, string>) => void, thisArg?: unknown): void {
+    this.beforeUse?.();
+    super.forEach(callback, thisArg);
+  }
+
+  override entries(): MapIterator<[string, string]> {
+    this.beforeUse?.();
+    return super.entries();
+  }
+
+  override keys(): MapIterator<string> {
+    this.beforeUse?.();
+    return super.keys();
+  }
+
+  override values(): MapIterator<string> {
+    this.beforeUse?.();
+    return super.values();
+  }
+
+  override [Symbol.iterator](): MapIterator<[string, string]> {
+    return this.entries();
   }
 }
 
