@@ -84,3 +84,26 @@ export function generateFixture(users: number, groups: number): DirectoryFixture
   for (let g = 10; g < groups; g += 10) fixture.groups[g - 10].groups!.push(fixture.groups[g].id);
   return fixture;
 }
+
+/** generateFixture, plus `g-large`: a group of the first 50 users, for reads that page through a group. */
+export function generateFixtureWithLargeGroup(users: number, groups: number): DirectoryFixture {
+  const fixture = generateFixture(users, groups);
+  fixture.groups.push({ id: 'g-large', name: 'large', members: fixture.users.slice(0, 50).map((u) => u.id), groups: [] });
+  return fixture;
+}
+
+/**
+ * The changes an emulator must show in its next read, made in place as tests make them: the first
+ * member of `g-large` leaves it, the second is replaced by a new object with the same id and a new
+ * login, and the third is removed from the directory.
+ */
+export function changeLargeGroupPeople(directory: DirectoryFixture): { large: FixtureGroup; leaving: string; replaced: string; removed: string } {
+  const { users, groups } = directory;
+  const large = groups.find((g) => g.id === 'g-large')!;
+  const [leaving, replaced, removed] = large.members!;
+  large.members = large.members!.filter((id) => id !== leaving);
+  const at = users.findIndex((u) => u.id === replaced);
+  users[at] = { ...users[at], login: 'renamed@example.com', email: 'renamed@example.com' };
+  users.splice(users.findIndex((u) => u.id === removed), 1);
+  return { large, leaving, replaced, removed };
+}

@@ -3,7 +3,7 @@ import { StallError, TransientError } from '../../../src/errors.js';
 import { Auth0Driver, type Auth0DriverOptions, type Auth0Settings } from '../../../src/providers/auth0/driver.js';
 import { DRIVERS } from '../../../src/providers/registry.js';
 import type { DirectorySnapshot } from '../../../src/directory/snapshot.js';
-import { generateFixture, loadFixture, type DirectoryFixture } from '../../emulators/fixture.js';
+import { generateFixture, loadFixture, type DirectoryFixture, generateFixtureWithLargeGroup, changeLargeGroupPeople } from '../../emulators/fixture.js';
 import { Auth0Emulator, type Auth0EmulatorOptions } from '../../emulators/auth0/emulator.js';
 
 const SEED = loadFixture(new URL('../../fixtures/seed-example.yaml', import.meta.url).pathname);
@@ -106,19 +106,13 @@ describe('Auth0 driver against the emulator', () => {
   });
 
   it('reads the tenant as it is at each read, after members leave and users are replaced or removed', async () => {
-    const fixture = generateFixture(130, 30);
-    fixture.groups.push({ id: 'g-large', name: 'large', members: fixture.users.slice(0, 50).map((u) => u.id), groups: [] });
+    const fixture = generateFixtureWithLargeGroup(130, 30);
     const { emulator, driver } = await start(fixture, { driver: { pageSize: 12 } });
     emulator.rateLimit.limit = 100_000;
     await fetchAll(driver);
 
     const { users, groups } = emulator.directory;
-    const large = groups.find((g) => g.id === 'g-large')!;
-    const [leaving, replaced, removed] = large.members!;
-    large.members = large.members!.filter((id) => id !== leaving);
-    const at = users.findIndex((u) => u.id === replaced);
-    users[at] = { ...users[at], login: 'renamed@example.com', email: 'renamed@example.com' };
-    users.splice(users.findIndex((u) => u.id === removed), 1);
+    const { large, replaced, removed } = changeLargeGroupPeople(emulator.directory);
     // Groups whose own lists did not change: only their users did.
     const withReplaced = await roleUsers(emulator, groups.find((g) => g !== large && g.members!.includes(replaced))!.id);
     const withRemoved = await roleUsers(emulator, groups.find((g) => g !== large && g.members!.includes(removed))!.id);

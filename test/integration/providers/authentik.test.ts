@@ -4,7 +4,7 @@ import { AuthentikDriver, type AuthentikSettings } from '../../../src/providers/
 import { DRIVERS } from '../../../src/providers/registry.js';
 import type { DirectorySnapshot } from '../../../src/directory/snapshot.js';
 import { AuthentikEmulator, type AuthentikEmulatorOptions } from '../../emulators/authentik/emulator.js';
-import { generateFixture, loadFixture, type DirectoryFixture } from '../../emulators/fixture.js';
+import { generateFixture, loadFixture, type DirectoryFixture, generateFixtureWithLargeGroup, changeLargeGroupPeople } from '../../emulators/fixture.js';
 
 const SEED = loadFixture(new URL('../../fixtures/seed-example.yaml', import.meta.url).pathname);
 
@@ -222,18 +222,12 @@ describe('authentik driver against the emulator', () => {
     });
 
     it('reads the directory as it is at each read, after members leave, users are replaced or removed and a group moves', async () => {
-      const fixture = generateFixture(130, 30);
-      fixture.groups.push({ id: 'g-large', name: 'large', members: fixture.users.slice(0, 50).map((u) => u.id), groups: [] });
+      const fixture = generateFixtureWithLargeGroup(130, 30);
       const { emulator, driver } = await start(fixture, { settings: { pageSize: 12 } });
       await fetchAll(driver);
 
       const { users, groups } = emulator.directory;
-      const large = groups.find((g) => g.id === 'g-large')!;
-      const [leaving, replaced, removed] = large.members!;
-      large.members = large.members!.filter((id) => id !== leaving);
-      const at = users.findIndex((u) => u.id === replaced);
-      users[at] = { ...users[at], login: 'renamed@example.com', email: 'renamed@example.com' };
-      users.splice(users.findIndex((u) => u.id === removed), 1);
+      const { large, replaced, removed } = changeLargeGroupPeople(emulator.directory);
       groups.find((g) => g.id === 'g000000')!.groups = [];
       groups.find((g) => g.id === 'g000005')!.groups!.push('g000010');
       // Groups whose own lists did not change: only their users did.

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { StallError, TransientError } from '../../../src/errors.js';
 import { JumpCloudDriver, type JumpCloudDriverOptions, type JumpCloudSettings } from '../../../src/providers/jumpcloud/driver.js';
 import type { DirectorySnapshot } from '../../../src/directory/snapshot.js';
-import { generateFixture, loadFixture, type DirectoryFixture } from '../../emulators/fixture.js';
+import { generateFixture, loadFixture, type DirectoryFixture, generateFixtureWithLargeGroup, changeLargeGroupPeople } from '../../emulators/fixture.js';
 import { JumpCloudEmulator, type JumpCloudEmulatorOptions } from '../../emulators/jumpcloud/emulator.js';
 
 const SEED = loadFixture(new URL('../../fixtures/seed-example.yaml', import.meta.url).pathname);
@@ -111,20 +111,14 @@ describe('JumpCloud driver against the emulator', () => {
     });
 
     it('reads the directory as it is at each read, after members leave and users are replaced or removed', async () => {
-      const fixture = generateFixture(130, 30);
-      fixture.groups.push({ id: 'g-large', name: 'large', members: fixture.users.slice(0, 50).map((u) => u.id), groups: [] });
+      const fixture = generateFixtureWithLargeGroup(130, 30);
       const { emulator, driver } = await start(fixture, { driver: { pageLimit: 12 } });
       const byUsername = () => read<{ results: { _id: string; email: string }[] }>(emulator, '/api/systemusers?limit=100&sort=username');
       await byUsername();
       await fetchAll(driver);
 
       const { users, groups } = emulator.directory;
-      const large = groups.find((g) => g.id === 'g-large')!;
-      const [leaving, replaced, removed] = large.members!;
-      large.members = large.members!.filter((id) => id !== leaving);
-      const at = users.findIndex((u) => u.id === replaced);
-      users[at] = { ...users[at], login: 'renamed@example.com', email: 'renamed@example.com' };
-      users.splice(users.findIndex((u) => u.id === removed), 1);
+      const { large, replaced, removed } = changeLargeGroupPeople(emulator.directory);
       // A group whose own list did not change: only its users did.
       const withRemoved = groups.find((g) => g !== large && g.members!.includes(removed))!;
       const members = await read<{ to: { id: string } }[]>(emulator, `/api/v2/usergroups/${withRemoved.id}/members?limit=100`);

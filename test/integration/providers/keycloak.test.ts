@@ -3,7 +3,7 @@ import { StallError, TransientError } from '../../../src/errors.js';
 import { KeycloakDriver, type KeycloakDriverOptions, type KeycloakSettings } from '../../../src/providers/keycloak/driver.js';
 import { DRIVERS } from '../../../src/providers/registry.js';
 import type { DirectorySnapshot } from '../../../src/directory/snapshot.js';
-import { generateFixture, loadFixture, type DirectoryFixture } from '../../emulators/fixture.js';
+import { generateFixture, loadFixture, type DirectoryFixture, generateFixtureWithLargeGroup, changeLargeGroupPeople } from '../../emulators/fixture.js';
 import { KeycloakEmulator, type KeycloakEmulatorOptions } from '../../emulators/keycloak/emulator.js';
 
 const SEED = loadFixture(new URL('../../fixtures/seed-example.yaml', import.meta.url).pathname);
@@ -108,18 +108,12 @@ describe('Keycloak driver against the emulator', () => {
 
   for (const legacyGroupTree of [false, true]) {
     it(`reads the realm as it is at each read, after members leave, users are replaced or removed and a group moves${legacyGroupTree ? ' (tree embedded)' : ''}`, async () => {
-      const fixture = generateFixture(130, 30);
-      fixture.groups.push({ id: 'g-large', name: 'large', members: fixture.users.slice(0, 50).map((u) => u.id), groups: [] });
+      const fixture = generateFixtureWithLargeGroup(130, 30);
       const { emulator, driver } = await start(fixture, { emulator: { legacyGroupTree }, driver: { pageSize: 12 } });
       await fetchAll(driver);
 
       const { users, groups } = emulator.directory;
-      const large = groups.find((g) => g.id === 'g-large')!;
-      const [leaving, replaced, removed] = large.members!;
-      large.members = large.members!.filter((id) => id !== leaving);
-      const at = users.findIndex((u) => u.id === replaced);
-      users[at] = { ...users[at], login: 'renamed@example.com', email: 'renamed@example.com' };
-      users.splice(users.findIndex((u) => u.id === removed), 1);
+      const { large, replaced, removed } = changeLargeGroupPeople(emulator.directory);
       const moved = groups.find((g) => g.id === 'g000010')!;
       groups.find((g) => g.id === 'g000000')!.groups = [];
       groups.find((g) => g.id === 'g000005')!.groups!.push(moved.id);

@@ -5,7 +5,7 @@ import { ZitadelDriver, type ZitadelDriverOptions, type ZitadelSettings } from '
 import { DRIVERS } from '../../../src/providers/registry.js';
 import type { DirectorySnapshot } from '../../../src/directory/snapshot.js';
 import { API_AUDIENCE_SCOPE, ZitadelEmulator } from '../../emulators/zitadel/emulator.js';
-import { generateFixture, loadFixture, type DirectoryFixture } from '../../emulators/fixture.js';
+import { generateFixture, loadFixture, type DirectoryFixture, generateFixtureWithLargeGroup, changeLargeGroupPeople } from '../../emulators/fixture.js';
 
 const SEED = loadFixture(new URL('../../fixtures/seed-example.yaml', import.meta.url).pathname);
 
@@ -143,18 +143,12 @@ describe('Zitadel driver against the emulator', () => {
   });
 
   it('reads the directory as it is at each read, after members leave and users are replaced or removed', async () => {
-    const fixture = generateFixture(130, 30);
-    fixture.groups.push({ id: 'g-large', name: 'large', members: fixture.users.slice(0, 50).map((u) => u.id), groups: [] });
+    const fixture = generateFixtureWithLargeGroup(130, 30);
     const { emulator, driver } = await start(fixture, { settings: { pageSize: 12 } });
     await fetchAll(driver);
 
     const { users, groups } = emulator.directory;
-    const large = groups.find((g) => g.id === 'g-large')!;
-    const [leaving, replaced, removed] = large.members!;
-    large.members = large.members!.filter((id) => id !== leaving);
-    const at = users.findIndex((u) => u.id === replaced);
-    users[at] = { ...users[at], login: 'renamed@example.com', email: 'renamed@example.com' };
-    users.splice(users.findIndex((u) => u.id === removed), 1);
+    const { replaced, removed } = changeLargeGroupPeople(emulator.directory);
     const again = await fetchAll(driver);
 
     const live = new Set(users.map((u) => u.id));
