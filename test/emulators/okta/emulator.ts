@@ -5,6 +5,7 @@ import { generateKeyPairSync, randomBytes, type JsonWebKey } from 'node:crypto';
 import { decodeJwt, decodeProtectedHeader, errors as joseErrors, importJWK, jwtVerify } from 'jose';
 import { EmulatorBase, limitParam, type EmulatorConnection, type EmulatorRequest, type EmulatorResponse, type RateLimitAnswer } from '../common.js';
 import type { DirectoryFixture, FixtureGroup, FixtureUser } from '../fixture.js';
+import { Resolution, sameItems } from '../cache.js';
 import { appGroupJson, appUserJson, groupJson, oktaError, userJson, type Stamps } from './shapes.js';
 import { parseFilter, type Clause } from './filter.js';
 
@@ -397,21 +398,15 @@ export class OktaEmulator extends EmulatorBase {
     const listed = group.members ?? [];
     const cached = this.resolvedMembers.get(group);
     const find = (id: string) => this.findById(this.directory.users, id);
-    const stillFound = () => cached!.sorted.every((u) => find(u.id) === u) && cached!.unknown.every((id) => find(id) === undefined);
-    if (cached && sameItems(cached.listed, listed) && (!firstPage || stillFound())) return cached.sorted;
-    const sorted: FixtureUser[] = [];
-    const unknown: string[] = [];
-    for (const id of listed) {
-      const user = find(id);
-      if (user) sorted.push(user);
-      else unknown.push(id);
-    }
-    sorted.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    this.resolvedMembers.set(group, { listed: [...listed], sorted, unknown });
+    if (cached && (firstPage ? cached.resolution.stillFound(listed, find) : sameItems(cached.ids, listed))) return cached.sorted;
+    const ids = [...listed];
+    const resolution = new Resolution<FixtureUser>(ids, find, []);
+    const sorted = resolution.found.filter((u): u is FixtureUser => u !== undefined).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    this.resolvedMembers.set(group, { ids, resolution, sorted });
     return sorted;
   }
 
-  private readonly resolvedMembers = new WeakMap<FixtureGroup, { listed: string[]; sorted: FixtureUser[]; unknown: string[] }>();
+  private readonly resolvedMembers = new WeakMap<FixtureGroup, { ids: string[]; resolution: Resolution<FixtureUser>; sorted: FixtureUser[] }>();
 
   private listAppUsers(req: EmulatorRequest): EmulatorResponse {
     const app = this.directory.apps?.find((a) => a.id === req.params.appId);
@@ -502,12 +497,6 @@ function note(map: Map<string, Seen>, id: string, value: string, at: string | un
   const before = map.get(id);
   if (before?.value !== value) map.set(id, { value, at, fields });
   else if (fields) before.fields = fields;
-}
-
-function sameItems(a: readonly string[], b: readonly string[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
