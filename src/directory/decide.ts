@@ -30,6 +30,7 @@ import { globToRegExp, idHash, objectName, shortHash } from './naming.js';
 import { parseDuration } from '../util/duration.js';
 import { sameJson, sameJsonIgnoring } from './json.js';
 import { PersonGroups } from './person-groups.js';
+import { sortByKey } from '../util/string-order.js';
 import { declaredPolicies, type PolicyPlan } from './policies.js';
 
 export { sameJson };
@@ -169,21 +170,29 @@ export function decide(input: DecideInput): Plan {
   const standIns = standInGroups(missing, input.existingUsers).filter(wanted);
   const standInIds = new Set(standIns.map((g) => g.id));
   const groups = [...listed, ...standIns];
-  const flat = flattenGroupsIndexed(groups, rankOf, activeByLogin.length);
-  const synced = groups.filter(inFilter);
+  const flatAt = flattenGroupsIndexed(groups, rankOf, activeByLogin.length);
+  // The synced groups by number, and what each number has: its flattening, its stored Group, its name.
+  const synced: DirectoryGroup[] = [];
+  const flat: IndexedFlatGroup[] = [];
+  for (let i = 0; i < groups.length; i++) {
+    if (!inFilter(groups[i])) continue;
+    synced.push(groups[i]);
+    flat.push(flatAt[i]);
+  }
   const syncedIds = new Set(synced.map((g) => g.id));
 
   const existingGroupByIdp = new Map(input.existingGroups.map((g) => [g.spec.idpId, g]));
   const stored = matchStoredUsers(snapshot.users, input.existingUsers);
-  const groupName = new Map(synced.map((g) => [g.id, existingGroupByIdp.get(g.id)?.metadata.name ?? objectName(directory.name, g.name, g.id)]));
+  const storedGroup = synced.map((g) => existingGroupByIdp.get(g.id));
+  const syncedNames = synced.map((g, i) => storedGroup[i]?.metadata.name ?? objectName(directory.name, g.name, g.id));
+  const groupName = new Map(synced.map((g, i) => [g.id, syncedNames[i]]));
 
   // Which synced groups each active user is in, after flattening. Visiting the groups in name order
   // builds every person's list already sorted; reading the people back in login order gives each group's
   // first logins.
-  const syncedNames = synced.map((g) => groupName.get(g.id)!);
   const inNameOrder = synced.map((_, i) => i).sort((x, y) => compareStrings(syncedNames[x], syncedNames[y]));
   const groupsByRank = PersonGroups.of(
-    inNameOrder.map((i) => ({ name: syncedNames[i], members: flat.get(synced[i].id)!.members })),
+    inNameOrder.map((i) => ({ name: syncedNames[i], members: flat[i].members })),
     activeByLogin.length,
   );
   const firstMembers = groupsByRank.firstMembers(MAX_LISTED_MEMBERS);
@@ -207,16 +216,16 @@ export function decide(input: DecideInput): Plan {
   for (let i = 0; i < synced.length; i++) {
     const g = synced[i];
     if (standInIds.has(g.id)) {
-      const existing = existingGroupByIdp.get(g.id)!;
+      const existing = storedGroup[i]!;
       plan.groups.push(markedGroup(existing, nowIso));
       plan.unconfirmed.groups.push(existing.metadata.name!);
       continue;
     }
-    const f = flat.get(g.id)!;
+    const f = flat[i];
     const parents = namesOf(f.parents, groupName);
     const children = namesOf(f.children, groupName);
     const memberRanks = firstMembersOf[i];
-    const existing = existingGroupByIdp.get(g.id);
+    const existing = storedGroup[i];
     const nameHash = idHash(g.name);
     const labelled = existing?.metadata.labels?.[LABELS.idpNameHash] === nameHash;
     const marked = existing?.metadata.annotations?.[ANNOTATIONS.missingSince] !== undefined;
@@ -236,7 +245,7 @@ export function decide(input: DecideInput): Plan {
       ...(children.length > MAX_LISTED_NESTING ? { childCount: children.length } : {}),
     };
     const labels = { [LABELS.idpNameHash]: nameHash };
-    if (!existing || !labelled || marked || !sameJson(existing.spec, desired)) plan.groups.push({ name: groupName.get(g.id)!, spec: desired, labels });
+    if (!existing || !labelled || marked || !sameJson(existing.spec, desired)) plan.groups.push({ name: syncedNames[i], spec: desired, labels });
   }
   const goneGroups: Deletion[] = input.existingGroups
     .filter((g) => !syncedIds.has(g.spec.idpId) && !refusedGroups.has(g.spec.idpId))
@@ -339,7 +348,7 @@ export function decide(input: DecideInput): Plan {
   plan.policies = declaredPolicies({
     directory: directory.name,
     rules: spec.policies ?? [],
-    groups: synced.map((g) => ({ group: g, name: groupName.get(g.id)!, uid: existingGroupByIdp.get(g.id)?.metadata.uid })),
+    groups: synced.map((g, i) => ({ group: g, name: syncedNames[i], uid: storedGroup[i]?.metadata.uid })),
     leavingGroups: new Set(goneGroups.map((g) => g.name)),
     existing: input.existingPolicies ?? [],
   });
@@ -475,7 +484,7 @@ function unchangedUser(existing: User, u: DirectoryUser, directory: string, grou
   if (spec.groupCount !== (capped ? count : undefined) || !Array.isArray(spec.groups) || !groups.listsFirst(rank, spec.groups, MAX_LISTED_GROUPS)) return false;
   // directory, idpId, login, state and groups, the optional fields that are set, and role, which the write leaves out.
   const keys = 5 + Number(!!u.email) + Number(!!u.displayName) + Number(!!u.idpStatus) + Number(capped) + Number(spec.role !== undefined);
-  return Object.keys(spec).length === keys && unchangedStatus(existing.status, role, stillOwed);
+  return keyCount(spec) === keys && unchangedStatus(existing.status, role, stillOwed);
 }
 
 /** An optional field the write sets only when the IdP's value is not empty. */
@@ -496,7 +505,7 @@ function unchangedStatus(status: UserStatus | undefined, role: RoleChoice, still
     if (!allStillOwed(status.revocations, stillOwed)) return false;
     keys++;
   }
-  return Object.keys(status).length === keys;
+  return keyCount(status) === keys;
 }
 
 /** Records that a write would keep as they are: every signal they owe is still owed. */
@@ -594,14 +603,16 @@ type RoleOf = (u: DirectoryUser, existing?: User) => RoleChoice;
 const DEFAULT_ROLE: RoleChoice = { role: 'User', source: 'Default' };
 
 /** Chooses each person's role. The choices it returns are shared between people: read, never change them. */
-function roleResolver(spec: DirectorySyncSpec, groups: readonly DirectoryGroup[], flat: Map<string, IndexedFlatGroup>, activeByLogin: readonly DirectoryUser[]): RoleOf {
+/** `flat[i]` is the flattening of `groups[i]`. */
+function roleResolver(spec: DirectorySyncSpec, groups: readonly DirectoryGroup[], flat: readonly IndexedFlatGroup[], activeByLogin: readonly DirectoryUser[]): RoleOf {
   const admins = new Map<string, RoleChoice>();
   for (const mapping of spec.roleMappings ?? []) {
     if (mapping.role !== 'Admin') continue;
-    for (const g of groups) {
+    for (let i = 0; i < groups.length; i++) {
+      const g = groups[i];
       if (g.name !== mapping.group && g.id !== mapping.group) continue;
       const choice: RoleChoice = { role: 'Admin', source: `Mapping (${g.name})` };
-      for (const rank of flat.get(g.id)!.members) {
+      for (const rank of flat[i].members) {
         const userId = activeByLogin[rank].id;
         if (!admins.has(userId)) admins.set(userId, choice);
       }
@@ -682,28 +693,20 @@ function namesOf(ids: readonly string[], names: Map<string, string>): string[] {
 
 /**
  * The rank of each active person (by position in `users`) when the active are sorted by login, ties in
- * the order listed; -1 for everyone else. The logins are sorted as plain strings, which needs no call
- * into a comparator per comparison, and each sorted login is then traced back to its people.
+ * the order listed; -1 for everyone else.
  */
 function activePositionsByLogin(users: readonly DirectoryUser[]): Int32Array {
-  const rankAt = new Int32Array(users.length).fill(-1);
-  const logins: string[] = [];
-  /** The first position with each login; `nextWithLogin` chains any later ones, in order. */
-  const firstWithLogin = new Map<string, number>();
-  const nextWithLogin = new Int32Array(users.length).fill(-1);
-  for (let position = users.length - 1; position >= 0; position--) {
+  const logins = new Array<string>(users.length);
+  const active = new Int32Array(users.length);
+  let count = 0;
+  for (let position = 0; position < users.length; position++) {
     const u = users[position];
-    if (u.state !== 'Active') continue;
-    logins.push(u.login);
-    const later = firstWithLogin.get(u.login);
-    if (later !== undefined) nextWithLogin[position] = later;
-    firstWithLogin.set(u.login, position);
+    logins[position] = u.login;
+    if (u.state === 'Active') active[count++] = position;
   }
-  logins.sort();
-  let rank = 0;
-  while (rank < logins.length) {
-    for (let position = firstWithLogin.get(logins[rank])!; position >= 0; position = nextWithLogin[position]) rankAt[position] = rank++;
-  }
+  const order = sortByKey(active.subarray(0, count), logins);
+  const rankAt = new Int32Array(users.length).fill(-1);
+  for (let rank = 0; rank < count; rank++) rankAt[order[rank]] = rank;
   return rankAt;
 }
 
@@ -744,7 +747,18 @@ function unchangedGroupSpec(
   if (!sameFirst(spec.children, children, MAX_LISTED_NESTING) || spec.childCount !== (children.length > MAX_LISTED_NESTING ? children.length : undefined)) return false;
   // directory, idpId, displayName, kind, memberCount, directMemberCount, members, parents and children, and the optional fields that are set.
   const keys = 9 + Number(!!g.description) + Number(parents.length > MAX_LISTED_NESTING) + Number(children.length > MAX_LISTED_NESTING);
-  return Object.keys(spec).length === keys;
+  return keyCount(spec) === keys;
+}
+
+/**
+ * How many enumerable keys an object has, without the array Object.keys() would make for each of a
+ * hundred thousand stored objects. An enumerable key inherited from a prototype would count too, and only
+ * ever make an unchanged object look changed, which the full comparison then settles.
+ */
+function keyCount(o: object): number {
+  let count = 0;
+  for (const _ in o) count++;
+  return count;
 }
 
 function sameLogins(listed: unknown, ranks: Int32Array, logins: readonly string[]): boolean {

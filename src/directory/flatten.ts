@@ -38,25 +38,26 @@ export function flattenGroups(groups: readonly DirectoryGroup[], isMember: (user
   const indexed = flattenGroupsIndexed(groups, indexOfId, ids.length);
   const sets = new Map<Int32Array, Set<string>>();
   const result = new Map<string, FlatGroup>();
-  for (const [id, flat] of indexed) {
+  groups.forEach((g, listed) => {
+    const flat = indexed[listed];
     let members = sets.get(flat.members);
     if (!members) sets.set(flat.members, (members = new Set(Array.from(flat.members, (i) => ids[i]))));
-    result.set(id, { members, children: flat.children, parents: flat.parents });
-  }
+    result.set(g.id, { members, children: flat.children, parents: flat.parents });
+  });
   return result;
 }
 
 /**
  * The same flattening over user indices (0 ≤ index < `users`; a user missing from `indexOf` does not
- * count): one lookup per direct membership and no Sets, which is what keeps a directory of 100,000
- * people and a million memberships fast. The lookup is a Map rather than a function: it is the
+ * count), by position in `groups`: one lookup per direct membership and no Sets, which is what keeps a
+ * directory of 100,000 people and a million memberships fast. The lookup is a Map rather than a function: it is the
  * innermost step, and a call per membership costs about as much as the lookup itself.
  */
 export function flattenGroupsIndexed(
   groups: readonly DirectoryGroup[],
   indexOf: ReadonlyMap<string, number>,
   users: number,
-): Map<string, IndexedFlatGroup> {
+): IndexedFlatGroup[] {
   // Groups are numbered by id, in the order the ids first appear; as in a Map built from the list, the
   // last group listed with an id is the one whose members count.
   const numberOf = new Map<string, number>();
@@ -125,17 +126,14 @@ export function flattenGroupsIndexed(
     componentMembers[index] = buffer.slice(0, size);
   }
 
-  const result = new Map<string, IndexedFlatGroup>();
-  for (const g of groups) {
-    const number = numberOf.get(g.id)!;
-    result.set(g.id, {
-      members: componentMembers[componentOf[number]],
-      directMembers: direct[number],
-      children: children[number],
-      parents: parents[number],
-    });
-  }
-  return result;
+  // A group listed twice shares one entry: the last one listed counts, as in a Map built from the list.
+  const entries = groupAt.map((_, number) => ({
+    members: componentMembers[componentOf[number]],
+    directMembers: direct[number],
+    children: children[number],
+    parents: parents[number],
+  }));
+  return groups.map((g) => entries[numberOf.get(g.id)!]);
 }
 
 /** `buffer`, or a larger copy of its first `size` numbers when `extra` more would not fit. */

@@ -27,26 +27,28 @@ export function slugByExpressions(text: string): string {
 /**
  * What the regular expressions above make of printable ASCII, without them: lower case, cut at the first
  * "@" (no line breaks, so the first one), every run of other characters as one "-", no "-" at either end,
- * at most MAX_SLUG characters.
+ * at most MAX_SLUG characters. Runs of letters and digits are copied as slices, not character by
+ * character: a first sync names a hundred thousand people, and each appended character is a new string.
  */
 function asciiSlug(text: string): string {
+  const lower = text.toLowerCase();
   let out = '';
-  let pendingDash = false;
-  for (let i = 0; i < text.length && out.length < MAX_SLUG; i++) {
-    let code = text.charCodeAt(i);
-    if (code === 0x40) break;
-    if (code >= 0x41 && code <= 0x5a) code += 0x20;
+  let runStart = -1;
+  for (let i = 0; i <= lower.length; i++) {
+    const code = i < lower.length ? lower.charCodeAt(i) : 0x40;
     if ((code >= 0x61 && code <= 0x7a) || (code >= 0x30 && code <= 0x39)) {
-      if (pendingDash) {
-        out += '-';
-        pendingDash = false;
-        if (out.length === MAX_SLUG) break;
-      }
-      out += String.fromCharCode(code);
-    } else if (out.length > 0) {
-      pendingDash = true;
+      if (runStart < 0) runStart = i;
+      continue;
     }
+    if (runStart >= 0) {
+      const run = lower.slice(runStart, i);
+      out = out ? `${out}-${run}` : run;
+      runStart = -1;
+      if (out.length >= MAX_SLUG) break;
+    }
+    if (code === 0x40) break;
   }
+  if (out.length > MAX_SLUG) out = out.slice(0, MAX_SLUG);
   return out.endsWith('-') ? out.slice(0, -1) : out;
 }
 
