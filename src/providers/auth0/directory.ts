@@ -2,6 +2,7 @@
 // group-like things are roles (assigned to users directly) and organizations (whose members are
 // users). Each becomes a Group with direct members only: neither can contain another.
 import type { DirectoryGroup, DirectoryUser } from '../../directory/snapshot.js';
+import { KnownPeople } from '../members.js';
 import type { Auth0Api } from './api.js';
 import { toDirectoryUser, type Auth0GroupSource, type Auth0Member } from './model.js';
 
@@ -17,7 +18,7 @@ export async function readTenant(api: Auth0Api, groupsFrom: readonly GroupSource
   usersRead.catch(() => undefined); // awaited below, after the groups
   const sources = await Promise.all(groupsFrom.map((source) => readSource(api, source, signal)));
   const users = (await usersRead).map(toDirectoryUser);
-  const known = new Set(users.map((u) => u.id));
+  const known = new KnownPeople(users.map((u) => u.id));
 
   const groups = sources.flat().map(({ group, members }): DirectoryGroup => ({
     id: group.id,
@@ -25,7 +26,7 @@ export async function readTenant(api: Auth0Api, groupsFrom: readonly GroupSource
     kind: 'Group',
     description: group.description,
     // Members the user list did not have (created a moment ago; Auth0's search index lags) wait for the next sync.
-    memberUserIds: [...new Set(members.map((m) => m.userId))].filter((id) => known.has(id)),
+    memberUserIds: known.members(members.map((m) => m.userId)),
     memberGroupIds: [],
   }));
   return { users, groups };

@@ -2,6 +2,7 @@
 // or `parent` on older servers), and a member of a group counts as a member of its parents: so each
 // group lists the groups that name it as nested groups, and the operator flattens them.
 import type { DirectoryGroup, DirectoryUser } from '../../directory/snapshot.js';
+import { KnownPeople } from '../members.js';
 import type { AuthentikApi } from './api.js';
 import { isPerson, toDirectoryUser, type AuthentikGroup, type AuthentikUser } from './model.js';
 
@@ -19,7 +20,7 @@ export async function readInstance(api: AuthentikApi, signal: AbortSignal): Prom
   const users = (await usersRead).filter(isPerson).map(toDirectoryUser);
   const members: AuthentikUser[][] = await Promise.all(memberReads);
 
-  const people = new Set(users.map((u) => u.id));
+  const people = new KnownPeople(users.map((u) => u.id));
   const children = childrenByParent(groups);
   return {
     users,
@@ -29,7 +30,7 @@ export async function readInstance(api: AuthentikApi, signal: AbortSignal): Prom
         name: group.name,
         kind: 'Group',
         // Service accounts, and members the user list did not have (created a moment ago), are left out.
-        memberUserIds: [...new Set(members[i].map((u) => u.pk))].filter((id) => people.has(id)),
+        memberUserIds: people.members(members[i].map((u) => u.pk)),
         memberGroupIds: children.get(group.pk) ?? [],
       }),
     ),

@@ -2,6 +2,7 @@
 // made from it. Everything here is pure: no I/O, so the merge rules can be tested on their own.
 import { TransientError } from '../../errors.js';
 import type { DirectoryGroup, DirectorySnapshot, DirectoryUser } from '../../directory/snapshot.js';
+import { KnownPeople } from '../members.js';
 
 export const USER_TYPE = '#microsoft.graph.user';
 export const GROUP_TYPE = '#microsoft.graph.group';
@@ -147,6 +148,7 @@ export function buildDirectory(state: TenantState, assignments?: Assignments): P
   }
 
   const users = [...userIds].map((id) => toUser(state.users.get(id)!)).sort(byId);
+  const people = new KnownPeople(users.map((u) => u.id));
   const groups: DirectoryGroup[] = groupStates
     .map((g) => {
       if (!g.displayName) throw new TransientError('MalformedResponse', `Entra: group ${g.id} has no displayName`);
@@ -155,7 +157,7 @@ export function buildDirectory(state: TenantState, assignments?: Assignments): P
         name: g.displayName,
         kind: 'Group' as const,
         ...(g.description ? { description: g.description } : {}),
-        memberUserIds: [...g.userIds].filter((id) => userIds.has(id)).sort(),
+        memberUserIds: people.members(g.userIds).sort(),
         memberGroupIds: [...g.groupIds].filter((id) => groupIds.has(id)).sort(),
       };
     })

@@ -4,6 +4,7 @@ import type { Static } from '@sinclair/typebox';
 import type { GoogleWorkspaceSettings as SettingsSchema } from '../../api/v1alpha1/directorysync.js';
 import { StallError } from '../../errors.js';
 import { IdpHttpClient } from '../http.js';
+import { KnownPeople } from '../members.js';
 import { checkUrlPolicy } from '../../util/http.js';
 import { TokenCache } from '../token.js';
 import { verifyOptions, type DriverContext, type FetchOptions, type ProviderDriver, type VerifyOptions, type VerifyResult } from '../types.js';
@@ -80,7 +81,7 @@ export class GoogleWorkspaceDriver implements ProviderDriver {
     const present = googleGroups
       .map((group, i) => ({ group, members: memberLists[i] }))
       .filter((g): g is { group: GoogleGroup; members: GoogleMember[] } => g.members !== undefined);
-    const knownUsers = new Set(users.map((u) => u.id));
+    const knownUsers = new KnownPeople(users.map((u) => u.id));
     const knownGroups = new Set(present.map((g) => g.group.id));
     const groups: DirectoryGroup[] = present.map(({ group, members }) => {
       const split = splitMembers(members, knownUsers, knownGroups);

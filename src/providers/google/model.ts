@@ -1,5 +1,6 @@
 // Turns Directory API resources into the driver contract's users and groups.
 import type { DirectoryGroup, DirectoryUser } from '../../directory/snapshot.js';
+import { KnownPeople } from '../members.js';
 import type { GoogleMember, GoogleOrgUnit, GoogleUser } from './api.js';
 
 export function toDirectoryUser(user: GoogleUser, orgUnitIdByPath?: ReadonlyMap<string, string>): DirectoryUser {
@@ -35,18 +36,21 @@ export interface SplitMembers {
  * Sorts a group's direct members into users and nested groups. Members the snapshot cannot name are
  * left out rather than dangling: users of other domains (external members, or a domain filter) and
  * groups that were not listed. A CUSTOMER member ("everyone in the organisation") is not expanded.
+ * Users are listed as the user's own id string.
  */
-export function splitMembers(members: GoogleMember[], knownUsers: ReadonlySet<string>, knownGroups: ReadonlySet<string>): SplitMembers {
+export function splitMembers(members: GoogleMember[], knownUsers: KnownPeople | ReadonlySet<string>, knownGroups: ReadonlySet<string>): SplitMembers {
+  const people = KnownPeople.of(knownUsers);
   const result: SplitMembers = { userIds: [], groupIds: [], skipped: {} };
   const skip = (why: string) => (result.skipped[why] = (result.skipped[why] ?? 0) + 1);
   const seenUsers = new Set<string>();
   const seenGroups = new Set<string>();
   for (const member of members) {
     if (member.type === 'USER' && member.id) {
-      if (!knownUsers.has(member.id)) skip('USER outside the synced users');
-      else if (!seenUsers.has(member.id)) {
-        seenUsers.add(member.id);
-        result.userIds.push(member.id);
+      const own = people.own(member.id);
+      if (own === undefined) skip('USER outside the synced users');
+      else if (!seenUsers.has(own)) {
+        seenUsers.add(own);
+        result.userIds.push(own);
       }
     } else if (member.type === 'GROUP' && member.id) {
       if (!knownGroups.has(member.id)) skip('GROUP outside the synced groups');

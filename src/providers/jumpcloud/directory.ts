@@ -1,5 +1,6 @@
 // Reads a whole JumpCloud directory (or the part bound to one application) into a snapshot.
 import type { DirectoryGroup, DirectoryUser } from '../../directory/snapshot.js';
+import { KnownPeople } from '../members.js';
 import type { JumpCloudApi } from './api.js';
 import { toDirectoryGroup, toDirectoryUser } from './model.js';
 
@@ -26,10 +27,10 @@ export async function readDirectory(api: JumpCloudApi, applicationId: string | u
   const users = binding ? allUsers.filter((u) => binding.userIds.has(u._id)) : allUsers;
   const groups = binding ? allGroups.filter((g) => binding.groupIds.has(g.id)) : allGroups;
 
-  const userIds = new Set(users.map((u) => u._id));
+  const people = new KnownPeople(users.map((u) => u._id));
   const groupIds = new Set(groups.map((g) => g.id));
   const directoryGroups = await Promise.all(
-    groups.map(async (group) => toDirectoryGroup(group, await api.listMembers(group.id, signal), userIds, groupIds)),
+    groups.map(async (group) => toDirectoryGroup(group, await api.listMembers(group.id, signal), people, groupIds)),
   );
   return { users: users.map(toDirectoryUser), groups: directoryGroups };
 }

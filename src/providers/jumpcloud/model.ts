@@ -1,6 +1,7 @@
 // JumpCloud's wire shapes, checked on the way in, and their mapping to the driver contract.
 import { TransientError } from '../../errors.js';
 import type { DirectoryGroup, DirectoryUser } from '../../directory/snapshot.js';
+import { KnownPeople } from '../members.js';
 
 /** A v1 system user (GET /api/systemusers), the fields the sync reads. */
 export interface SystemUser {
@@ -121,19 +122,22 @@ export function toDirectoryUser(user: SystemUser): DirectoryUser {
  * Members of a user group, split by kind. JumpCloud's members endpoint lists users; should it ever
  * list a user group (nesting), that goes to memberGroupIds. Members the snapshot does not hold
  * (created after the user list was read, or outside an application binding) are left out so the
- * snapshot never points at a user it does not contain.
+ * snapshot never points at a user it does not contain. Users are listed as the user's own id string.
  */
 export function toDirectoryGroup(
   group: UserGroup,
   members: GraphConnection[],
-  knownUserIds: ReadonlySet<string>,
+  knownUserIds: KnownPeople | ReadonlySet<string>,
   knownGroupIds: ReadonlySet<string>,
 ): DirectoryGroup {
+  const people = KnownPeople.of(knownUserIds);
   const memberUserIds: string[] = [];
   const memberGroupIds: string[] = [];
   for (const { to } of members) {
-    if (to.type === 'user' && knownUserIds.has(to.id)) memberUserIds.push(to.id);
-    else if (to.type === 'user_group' && knownGroupIds.has(to.id) && to.id !== group.id) memberGroupIds.push(to.id);
+    if (to.type === 'user') {
+      const own = people.own(to.id);
+      if (own !== undefined) memberUserIds.push(own);
+    } else if (to.type === 'user_group' && knownGroupIds.has(to.id) && to.id !== group.id) memberGroupIds.push(to.id);
   }
   return {
     id: group.id,

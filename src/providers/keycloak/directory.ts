@@ -2,6 +2,7 @@
 // member of its parents, so each group lists its subgroups as nested groups and the operator flattens them.
 import { TransientError } from '../../errors.js';
 import type { DirectoryGroup, DirectoryUser } from '../../directory/snapshot.js';
+import { KnownPeople } from '../members.js';
 import type { KeycloakApi } from './api.js';
 import { toDirectoryUser, type KeycloakGroup, type KeycloakUser } from './model.js';
 
@@ -23,14 +24,14 @@ export async function readRealm(api: KeycloakApi, signal: AbortSignal): Promise<
   const users = (await usersRead).map(toDirectoryUser);
   const members = await Promise.all(tree.map(({ group }) => memberReads.get(group.id)!));
 
-  const known = new Set(users.map((u) => u.id));
+  const known = new KnownPeople(users.map((u) => u.id));
   const groups = tree.map(({ group, children }, i): DirectoryGroup => ({
     id: group.id,
     name: group.name,
     kind: 'Group',
     description: group.description,
     // Members the user list did not have (created a moment ago) wait for the next sync.
-    memberUserIds: [...new Set(members[i].map((u) => u.id))].filter((id) => known.has(id)),
+    memberUserIds: known.members(members[i].map((u) => u.id)),
     memberGroupIds: children.map((c) => c.id),
   }));
   return { users, groups };

@@ -1,5 +1,6 @@
 // Reads an Okta org (or the part of it assigned to one app) into users and groups.
 import type { DirectoryGroup, DirectoryUser } from '../../directory/snapshot.js';
+import { KnownPeople } from '../members.js';
 import type { OktaApi } from './api.js';
 import { appGroupRef, embeddedUser, requireGroup, toGroup, toUser, userId } from './model.js';
 
@@ -30,7 +31,7 @@ export async function readApp(api: OktaApi, appId: string, signal: AbortSignal):
       return res.status === 404 ? undefined : res.body;
     }),
   );
-  const groups = await withMembers(api, rawGroups.filter((g) => g !== undefined), new Set(users.map((u) => u.id)), signal);
+  const groups = await withMembers(api, rawGroups.filter((g) => g !== undefined), new KnownPeople(users.map((u) => u.id)), signal);
   return { users, groups };
 }
 
@@ -39,7 +40,7 @@ export async function readApp(api: OktaApi, appId: string, signal: AbortSignal):
  * read is left out, as it is gone; members we do not sync (deprovisioned, or not assigned to the
  * app) are dropped so that no group points at a user the snapshot does not have.
  */
-async function withMembers(api: OktaApi, rawGroups: unknown[], userIds: Set<string>, signal: AbortSignal): Promise<DirectoryGroup[]> {
+async function withMembers(api: OktaApi, rawGroups: unknown[], people: KnownPeople, signal: AbortSignal): Promise<DirectoryGroup[]> {
   const groups = rawGroups.map(requireGroup);
   // Reduced to ids as each list arrives, so whole member objects are not all held at once.
   const lists = await Promise.all(
@@ -48,7 +49,7 @@ async function withMembers(api: OktaApi, rawGroups: unknown[], userIds: Set<stri
         signal,
         allowNotFound: true,
       });
-      return members && [...new Set(members.map(userId))].filter((id) => userIds.has(id));
+      return members && people.members(members.map(userId));
     }),
   );
   const result: DirectoryGroup[] = [];

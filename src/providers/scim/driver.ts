@@ -4,6 +4,7 @@
 import { StallError } from '../../errors.js';
 import { getAttr, type Json } from '../../scim/attributes.js';
 import type { ScimDocument } from '../../scim/store.js';
+import { KnownPeople } from '../members.js';
 import type { DriverFactory, ProviderDriver } from '../types.js';
 import type { DirectoryGroup, DirectorySnapshot, DirectoryUser } from '../../directory/snapshot.js';
 
@@ -58,7 +59,7 @@ class ScimDriver implements ProviderDriver {
 }
 
 export function snapshotOf(doc: ScimDocument): DirectorySnapshot {
-  const userIds = new Set(doc.users.map((u) => u.id));
+  const people = new KnownPeople(doc.users.map((u) => u.id));
   const groupIds = new Set(doc.groups.map((g) => g.id));
   const users: DirectoryUser[] = doc.users.map((u) => {
     const active = getAttr(u, 'active') !== false;
@@ -77,7 +78,7 @@ export function snapshotOf(doc: ScimDocument): DirectorySnapshot {
       id: g.id,
       name: String(getAttr(g, 'displayName')),
       kind: 'Group',
-      memberUserIds: members.filter((id) => userIds.has(id)),
+      memberUserIds: members.flatMap((id) => people.own(id) ?? []),
       memberGroupIds: members.filter((id) => groupIds.has(id) && id !== g.id),
     };
   });

@@ -3,6 +3,7 @@
 // project becomes a group whose members are the people holding an active grant with that role.
 // Roles are flat: no role contains another, so no group has nested groups.
 import type { DirectoryGroup, DirectoryUser } from '../../directory/snapshot.js';
+import { KnownPeople } from '../members.js';
 import type { ZitadelApi } from './api.js';
 import { grantsRoles, isPerson, toDirectoryUser } from './model.js';
 
@@ -18,13 +19,14 @@ export async function readOrganisation(api: ZitadelApi, signal: AbortSignal): Pr
 
   // The user search asks for humans only; a machine user that comes back anyway is still left out.
   const users = people.filter(isPerson).map(toDirectoryUser);
-  const known = new Set(users.map((u) => u.id));
+  const known = new KnownPeople(users.map((u) => u.id));
   const members = new Map<string, Set<string>>(roles.map((r) => [r.key, new Set()]));
   for (const grant of grants) {
     // Grants of machine users, of users outside the user list (another organisation, or created a
     // moment ago: they wait for the next sync) and deactivated grants give no membership.
-    if (!grantsRoles(grant) || !known.has(grant.userId)) continue;
-    for (const key of grant.roleKeys) members.get(key)?.add(grant.userId);
+    const userId = grantsRoles(grant) ? known.own(grant.userId) : undefined;
+    if (userId === undefined) continue;
+    for (const key of grant.roleKeys) members.get(key)?.add(userId);
   }
   return {
     users,
