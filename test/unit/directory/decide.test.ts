@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { decide, type Plan } from '../../../src/directory/decide.js';
-import { ANNOTATIONS, type Group, type User } from '../../../src/api/v1alpha1/index.js';
+import { ANNOTATIONS, MAX_LISTED_GROUPS, MAX_LISTED_NESTING, type Group, type User } from '../../../src/api/v1alpha1/index.js';
 import { directory, group, materialise, snapshot, user } from '../../support/builders.js';
 import type { DirectorySnapshot } from '../../../src/directory/snapshot.js';
 import type { DirectoryRef } from '../../../src/directory/decide.js';
@@ -427,6 +427,55 @@ describe('decide', () => {
         expect(plan.users[0].spec).to.deep.equal(Object.fromEntries(Object.entries(ann.spec).filter(([k]) => k !== 'role')));
       });
     }
+
+    // The shortcuts that skip an unchanged object check its fields one by one, beside the code that builds
+    // them. A field the build gains but the shortcut does not know would never reach objects that exist:
+    // so every field of what is built, taken out of the stored copy, must be written back. Caps included:
+    // a person in more groups than a User lists, and a group with more parents and children than it lists.
+    it('writes back every field it builds when the stored copy lacks it, capped counts included', () => {
+      const kids = Array.from({ length: MAX_LISTED_NESTING + 1 }, (_, i) => `kid${i}`);
+      const tops = Array.from({ length: MAX_LISTED_NESTING + 1 }, (_, i) => `top${i}`);
+      const many = Array.from({ length: MAX_LISTED_GROUPS + 1 }, (_, i) => `m${i}`);
+      const wide = (state: 'Active' | 'Suspended' = 'Active') =>
+        snapshot(
+          [user('u1', 'ann@x.io', { idpStatus: 'ACTIVE', state }), user('u3', 'cat@x.io')],
+          [
+            group('mid', 'Mid', ['u1'], kids, { description: 'In the middle' }),
+            ...kids.map((id) => group(id, id, ['u3'])),
+            ...tops.map((id) => group(id, id, [], ['mid'])),
+            ...many.map((id) => group(id, id, ['u1'])),
+          ],
+        );
+      const w = new World(dir());
+      w.sync(wide());
+      // A suspension and back leaves a revocation record whose signals are still owed.
+      w.sync(wide('Suspended'), later(HOUR));
+      w.sync(wide(), later(2 * HOUR));
+      w.users = JSON.parse(JSON.stringify(w.users));
+      w.groups = JSON.parse(JSON.stringify(w.groups));
+      expect(w.sync(wide(), later(3 * HOUR)).users).to.have.length(0);
+      const ann = w.user('ann@x.io');
+      const mid = w.groups.find((g) => g.spec.displayName === 'Mid')!;
+      // Not idpId: it is how a stored object is found, so without it there is no stored copy to compare.
+      // Not revokedAt and revocations: a write carries them over from the stored copy, not from the IdP.
+      const carried = ['status.revokedAt', 'status.revocations'];
+      const userFields = [...Object.keys(ann.spec).filter((k) => k !== 'role' && k !== 'idpId').map((k) => `spec.${k}`), ...Object.keys(ann.status!).map((k) => `status.${k}`)];
+      expect(userFields).to.include.members(['spec.groupCount', 'spec.idpStatus', 'status.stateSince', ...carried]);
+      expect(Object.keys(mid.spec)).to.include.members(['description', 'parentCount', 'childCount']);
+      for (const field of userFields.filter((f) => !carried.includes(f))) {
+        const [part, key] = field.split('.') as ['spec' | 'status', string];
+        const before = w.users;
+        w.users = w.users.map((u) => (u === ann ? edited(u, (copy) => delete (copy[part] as Record<string, unknown>)[key]) : u));
+        expect(w.sync(wide(), later(3 * HOUR)).users.map((u) => u.name), `User without ${field}`).to.deep.equal([ann.metadata.name]);
+        w.users = before;
+      }
+      for (const key of Object.keys(mid.spec).filter((k) => k !== 'idpId')) {
+        const before = w.groups;
+        w.groups = w.groups.map((g) => (g === mid ? edited(g, (copy) => delete (copy.spec as unknown as Record<string, unknown>)[key]) : g));
+        expect(w.sync(wide(), later(3 * HOUR)).groups.map((g) => g.name), `Group without spec.${key}`).to.deep.equal([mid.metadata.name]);
+        w.groups = before;
+      }
+    });
 
     const groupEdits: [string, (g: Group) => void][] = [
       ['a displayName', (g) => (g.spec.displayName = 'Other')],
