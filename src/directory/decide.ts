@@ -230,20 +230,7 @@ export function decide(input: DecideInput): Plan {
     const labelled = existing?.metadata.labels?.[LABELS.idpNameHash] === nameHash;
     const marked = existing?.metadata.annotations?.[ANNOTATIONS.missingSince] !== undefined;
     if (existing && labelled && !marked && unchangedGroupSpec(existing.spec, directory.name, g, f, memberRanks, logins, parents, children)) continue;
-    const desired: GroupSpec = {
-      directory: directory.name,
-      idpId: g.id,
-      displayName: g.name,
-      kind: g.kind,
-      ...(g.description ? { description: g.description } : {}),
-      memberCount: f.members.length,
-      directMemberCount: f.directMembers,
-      members: loginsOf(memberRanks, logins),
-      parents: parents.slice(0, MAX_LISTED_NESTING),
-      children: children.slice(0, MAX_LISTED_NESTING),
-      ...(parents.length > MAX_LISTED_NESTING ? { parentCount: parents.length } : {}),
-      ...(children.length > MAX_LISTED_NESTING ? { childCount: children.length } : {}),
-    };
+    const desired = groupSpec(directory.name, g, f, loginsOf(memberRanks, logins), parents, children);
     const labels = { [LABELS.idpNameHash]: nameHash };
     if (!existing || !labelled || marked || !sameJson(existing.spec, desired)) plan.groups.push({ name: syncedNames[i], spec: desired, labels });
   }
@@ -444,19 +431,7 @@ function userWrite(
   retention: string,
   stillOwed: (signal: string) => boolean,
 ): UserWrite {
-  // Built key by key, in the order the object literal with conditional spreads would have: no
-  // throw-away objects for a hundred thousand people, and the same JSON.
-  const spec = { directory, idpId: u.id, login: u.login } as OperatorUserSpec;
-  if (u.email) spec.email = u.email;
-  if (u.displayName) spec.displayName = u.displayName;
-  spec.state = u.state;
-  if (u.idpStatus) spec.idpStatus = u.idpStatus;
-  if (groups.length > MAX_LISTED_GROUPS) {
-    spec.groups = groups.slice(0, MAX_LISTED_GROUPS);
-    spec.groupCount = groups.length;
-  } else {
-    spec.groups = groups;
-  }
+  const spec = userSpec(directory, u, groups);
   const before = existing?.status ?? {};
   const stateChanged = !existing || existing.spec.state !== u.state;
   const { role, source } = roleOf(u, existing);
@@ -467,6 +442,30 @@ function userWrite(
   }
   const records = before.revocations?.map((r) => ({ ...r, pending: r.pending.filter(stillOwed) }));
   return { name, spec, status: records?.length ? { ...status, revocations: records } : status, revokes: false };
+}
+
+/**
+ * A User's spec, keys in the order of an object literal with conditional spreads, so the same JSON. The
+ * usual shapes are one literal each: an object grown key by key needs a second, out-of-object store, and
+ * a first sync builds a hundred thousand of them.
+ */
+function userSpec(directory: string, u: DirectoryUser, groups: string[]): OperatorUserSpec {
+  const { id: idpId, login, email, displayName, state, idpStatus } = u;
+  if (email && displayName && groups.length <= MAX_LISTED_GROUPS) {
+    return idpStatus ? { directory, idpId, login, email, displayName, state, idpStatus, groups } : { directory, idpId, login, email, displayName, state, groups };
+  }
+  const spec = { directory, idpId, login } as OperatorUserSpec;
+  if (email) spec.email = email;
+  if (displayName) spec.displayName = displayName;
+  spec.state = state;
+  if (idpStatus) spec.idpStatus = idpStatus;
+  if (groups.length > MAX_LISTED_GROUPS) {
+    spec.groups = groups.slice(0, MAX_LISTED_GROUPS);
+    spec.groupCount = groups.length;
+  } else {
+    spec.groups = groups;
+  }
+  return spec;
 }
 
 /**
@@ -538,6 +537,8 @@ function pushIfChanged(plan: Plan, existing: User | undefined, write: UserWrite)
  * and struck from its `pending` list as each goes out, so no failure between the two can lose them.
  */
 function trackUserTransition(plan: Plan, existing: User | undefined, write: UserWrite, login: string, directory: string, signals: SignalsOwed, nowIso: string): void {
+  // A new User has no access to lose and none to get back.
+  if (!existing) return;
   const to = write.spec.state;
   const from = existing?.spec.state;
   const lost = lostGroups(existing?.spec.groups ?? [], write.spec.groups);
@@ -723,6 +724,31 @@ function loginsOf(ranks: Int32Array, logins: readonly string[]): string[] {
   const out = new Array<string>(ranks.length);
   for (let i = 0; i < ranks.length; i++) out[i] = logins[ranks[i]];
   return out;
+}
+
+/**
+ * A Group's spec. The usual group (no capped nesting) is one object literal; spreads of
+ * optional fields would cost a runtime call each for twenty thousand groups. The keys are in the same
+ * order either way, so the JSON is the same.
+ */
+function groupSpec(directory: string, g: DirectoryGroup, f: IndexedFlatGroup, members: string[], parents: string[], children: string[]): GroupSpec {
+  const capped = parents.length > MAX_LISTED_NESTING || children.length > MAX_LISTED_NESTING;
+  if (!capped) {
+    const { members: { length: memberCount }, directMembers: directMemberCount } = f;
+    return g.description
+      ? { directory, idpId: g.id, displayName: g.name, kind: g.kind, description: g.description, memberCount, directMemberCount, members, parents, children }
+      : { directory, idpId: g.id, displayName: g.name, kind: g.kind, memberCount, directMemberCount, members, parents, children };
+  }
+  const spec = { directory, idpId: g.id, displayName: g.name, kind: g.kind } as GroupSpec;
+  if (g.description) spec.description = g.description;
+  spec.memberCount = f.members.length;
+  spec.directMemberCount = f.directMembers;
+  spec.members = members;
+  spec.parents = parents.slice(0, MAX_LISTED_NESTING);
+  spec.children = children.slice(0, MAX_LISTED_NESTING);
+  if (parents.length > MAX_LISTED_NESTING) spec.parentCount = parents.length;
+  if (children.length > MAX_LISTED_NESTING) spec.childCount = children.length;
+  return spec;
 }
 
 /**

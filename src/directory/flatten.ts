@@ -90,6 +90,7 @@ export function flattenGroupsIndexed(
   // `seenIn[user]` holds the last component (plus one) that took the user, so a union never repeats one.
   const componentOf = new Int32Array(groupAt.length);
   components.forEach((members, index) => members.forEach((number) => (componentOf[number] = index)));
+  const directOf = directMembersOf(groupAt, indexOf);
   const componentMembers: Int32Array[] = [];
   const seenIn = new Int32Array(users);
   let buffer: Int32Array = new Int32Array(1024);
@@ -98,18 +99,15 @@ export function flattenGroupsIndexed(
     const mark = index + 1;
     let size = 0;
     for (const number of components[index]) {
-      let directMembers = 0;
-      const userIds = groupAt[number].memberUserIds;
-      buffer = withRoom(buffer, size, userIds.length);
-      for (let i = 0; i < userIds.length; i++) {
-        const user = indexOf.get(userIds[i]);
-        if (user === undefined) continue;
-        directMembers++;
+      const ownMembers = directOf[number];
+      buffer = withRoom(buffer, size, ownMembers.length);
+      for (let i = 0; i < ownMembers.length; i++) {
+        const user = ownMembers[i];
         if (seenIn[user] === mark) continue;
         seenIn[user] = mark;
         buffer[size++] = user;
       }
-      direct[number] = directMembers;
+      direct[number] = ownMembers.length;
       for (const kid of childNumbers[number]) {
         const kidComponent = componentOf[kid];
         if (kidComponent === index) continue;
@@ -134,6 +132,25 @@ export function flattenGroupsIndexed(
     parents: parents[number],
   }));
   return groups.map((g) => entries[numberOf.get(g.id)!]);
+}
+
+/**
+ * Each group's direct members that `indexOf` knows, as indices in the order listed (a repeat counts
+ * again, as a direct member). The lookups run group by group, apart from the unions, which measured
+ * faster at a million memberships than looking up inside the union loop.
+ */
+function directMembersOf(groups: readonly DirectoryGroup[], indexOf: ReadonlyMap<string, number>): Int32Array[] {
+  let scratch = new Int32Array(1024);
+  return groups.map((g) => {
+    const ids = g.memberUserIds;
+    if (ids.length > scratch.length) scratch = new Int32Array(ids.length * 2);
+    let known = 0;
+    for (let i = 0; i < ids.length; i++) {
+      const user = indexOf.get(ids[i]);
+      if (user !== undefined) scratch[known++] = user;
+    }
+    return scratch.slice(0, known);
+  });
 }
 
 /** `buffer`, or a larger copy of its first `size` numbers when `extra` more would not fit. */

@@ -37,8 +37,8 @@ export function withoutManagedFields<T extends Owned>(obj: T): T {
 
 /**
  * The cache's form of an object: without managedFields, and with what repeats across objects (group
- * names in Users, logins and group names in Groups, label values, the namespace) shared through one
- * interner, and the owner references shared by every object of a directory held once.
+ * names in Users and Groups, Groups' own names, logins in Groups, label values, the namespace) shared
+ * through one interner, and the owner references shared by every object of a directory held once.
  */
 export function compactWith(strings: Interner) {
   const shared = <S>(spec: S, keys: readonly string[]): S => {
@@ -60,6 +60,8 @@ export function compactWith(strings: Interner) {
     const kept = withoutManagedFields(obj);
     const metadata = { ...kept.metadata };
     if (metadata.namespace) metadata.namespace = strings.of(metadata.namespace);
+    // A Group's name is the copy its members' Users list, so planning compares them by pointer.
+    if (kept.kind === 'Group' && metadata.name) metadata.name = strings.of(metadata.name);
     if (metadata.ownerReferences) metadata.ownerReferences = sharedOwners(metadata.ownerReferences);
     if (metadata.labels) metadata.labels = Object.fromEntries(Object.entries(metadata.labels).map(([k, v]) => [strings.of(k), strings.of(v)]));
     const spec = shared(kept.spec, kept.kind === 'User' ? ['groups'] : ['members', 'parents', 'children']);
