@@ -10,11 +10,6 @@ export class KnownPeople {
     for (const id of ids) if (!this.byId.has(id)) this.byId.set(id, id);
   }
 
-  /** People as given, or a plain set of ids (as tests pass) made into people. */
-  static of(people: KnownPeople | Iterable<string>): KnownPeople {
-    return people instanceof KnownPeople ? people : new KnownPeople(people);
-  }
-
   has(id: string): boolean {
     return this.byId.has(id);
   }

@@ -1,6 +1,6 @@
 // Turns Directory API resources into the driver contract's users and groups.
 import type { DirectoryGroup, DirectoryUser } from '../../directory/snapshot.js';
-import { KnownPeople } from '../members.js';
+import type { KnownPeople } from '../members.js';
 import type { GoogleMember, GoogleOrgUnit, GoogleUser } from './api.js';
 
 export function toDirectoryUser(user: GoogleUser, orgUnitIdByPath?: ReadonlyMap<string, string>): DirectoryUser {
@@ -38,8 +38,7 @@ export interface SplitMembers {
  * groups that were not listed. A CUSTOMER member ("everyone in the organisation") is not expanded.
  * Users are listed as the user's own id string.
  */
-export function splitMembers(members: GoogleMember[], knownUsers: KnownPeople | ReadonlySet<string>, knownGroups: ReadonlySet<string>): SplitMembers {
-  const people = KnownPeople.of(knownUsers);
+export function splitMembers(members: GoogleMember[], people: KnownPeople, knownGroups: ReadonlySet<string>): SplitMembers {
   const result: SplitMembers = { userIds: [], groupIds: [], skipped: {} };
   const skip = (why: string) => (result.skipped[why] = (result.skipped[why] ?? 0) + 1);
   const seenUsers = new Set<string>();

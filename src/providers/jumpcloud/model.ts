@@ -1,7 +1,7 @@
 // JumpCloud's wire shapes, checked on the way in, and their mapping to the driver contract.
 import { TransientError } from '../../errors.js';
 import type { DirectoryGroup, DirectoryUser } from '../../directory/snapshot.js';
-import { KnownPeople } from '../members.js';
+import type { KnownPeople } from '../members.js';
 
 /** A v1 system user (GET /api/systemusers), the fields the sync reads. */
 export interface SystemUser {
@@ -127,10 +127,9 @@ export function toDirectoryUser(user: SystemUser): DirectoryUser {
 export function toDirectoryGroup(
   group: UserGroup,
   members: GraphConnection[],
-  knownUserIds: KnownPeople | ReadonlySet<string>,
+  people: KnownPeople,
   knownGroupIds: ReadonlySet<string>,
 ): DirectoryGroup {
-  const people = KnownPeople.of(knownUserIds);
   const memberUserIds: string[] = [];
   const memberGroupIds: string[] = [];
   for (const { to } of members) {

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { StallError, TransientError } from '../../../src/errors.js';
 import { GROUPS, MEMBERS, ORG_UNITS, readPage, USERS, type GoogleOrgUnit, type GoogleUser } from '../../../src/providers/google/api.js';
 import { orgUnitGroups, splitMembers, toDirectoryUser } from '../../../src/providers/google/model.js';
+import { KnownPeople } from '../../../src/providers/members.js';
 import { classify, errorText, resourceOf } from '../../../src/providers/google/responses.js';
 import { SCOPES, scopesFor } from '../../../src/providers/google/scopes.js';
 
@@ -102,7 +103,7 @@ describe('Google Workspace: mapping users', () => {
 });
 
 describe('Google Workspace: member typing', () => {
-  const users = new Set(['u1', 'u2']);
+  const users = new KnownPeople(['u1', 'u2']);
   const groups = new Set(['g1']);
 
   it('sorts USER and GROUP members and leaves CUSTOMER out', () => {

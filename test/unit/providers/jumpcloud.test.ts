@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { StallError, TransientError } from '../../../src/errors.js';
 import { consoleUrl } from '../../../src/providers/jumpcloud/driver.js';
+import { KnownPeople } from '../../../src/providers/members.js';
 import {
   parseGraphConnection,
   parseSystemUserList,
@@ -178,7 +179,7 @@ describe('JumpCloud response parsing', () => {
         { to: { id: 'g1', type: 'user_group' } },
         { to: { id: 's1', type: 'system' } },
       ],
-      new Set(['u1']),
+      new KnownPeople(['u1']),
       new Set(['g1', 'g2']),
     );
     expect(group).to.deep.equal({ id: 'g1', name: 'Eng', kind: 'Group', description: undefined, memberUserIds: ['u1'], memberGroupIds: ['g2'] });
