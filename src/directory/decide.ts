@@ -431,7 +431,19 @@ function userWrite(
   retention: string,
   stillOwed: (signal: string) => boolean,
 ): UserWrite {
-  const spec = userSpec(directory, u, groups);
+  // Built key by key, in the order the object literal with conditional spreads would have: no
+  // throw-away objects for a hundred thousand people, and the same JSON.
+  const spec = { directory, idpId: u.id, login: u.login } as OperatorUserSpec;
+  if (u.email) spec.email = u.email;
+  if (u.displayName) spec.displayName = u.displayName;
+  spec.state = u.state;
+  if (u.idpStatus) spec.idpStatus = u.idpStatus;
+  if (groups.length > MAX_LISTED_GROUPS) {
+    spec.groups = groups.slice(0, MAX_LISTED_GROUPS);
+    spec.groupCount = groups.length;
+  } else {
+    spec.groups = groups;
+  }
   const before = existing?.status ?? {};
   const stateChanged = !existing || existing.spec.state !== u.state;
   const { role, source } = roleOf(u, existing);
@@ -442,30 +454,6 @@ function userWrite(
   }
   const records = before.revocations?.map((r) => ({ ...r, pending: r.pending.filter(stillOwed) }));
   return { name, spec, status: records?.length ? { ...status, revocations: records } : status, revokes: false };
-}
-
-/**
- * A User's spec, keys in the order of an object literal with conditional spreads, so the same JSON. The
- * usual shapes are one literal each: an object grown key by key needs a second, out-of-object store, and
- * a first sync builds a hundred thousand of them.
- */
-function userSpec(directory: string, u: DirectoryUser, groups: string[]): OperatorUserSpec {
-  const { id: idpId, login, email, displayName, state, idpStatus } = u;
-  if (email && displayName && groups.length <= MAX_LISTED_GROUPS) {
-    return idpStatus ? { directory, idpId, login, email, displayName, state, idpStatus, groups } : { directory, idpId, login, email, displayName, state, groups };
-  }
-  const spec = { directory, idpId, login } as OperatorUserSpec;
-  if (email) spec.email = email;
-  if (displayName) spec.displayName = displayName;
-  spec.state = state;
-  if (idpStatus) spec.idpStatus = idpStatus;
-  if (groups.length > MAX_LISTED_GROUPS) {
-    spec.groups = groups.slice(0, MAX_LISTED_GROUPS);
-    spec.groupCount = groups.length;
-  } else {
-    spec.groups = groups;
-  }
-  return spec;
 }
 
 /**

@@ -69,8 +69,7 @@ const sha256Hex: (data: string) => string = oneShot
   : (data) => crypto.createHash('sha256').update(data).digest('hex');
 
 export function objectName(directory: string, readable: string, idpId: string): string {
-  // shortHash(directory, idpId), without the array and join for each of a hundred thousand names.
-  const hash = sha256Hex(`${directory}\u0000${idpId}`).slice(0, 8);
+  const hash = shortHash(directory, idpId);
   const middle = slug(readable);
   const head = `${directory}${middle ? `-${middle}` : ''}`.slice(0, MAX_NAME - hash.length - 1);
   return `${head}-${hash}`;

@@ -469,6 +469,11 @@ describe('decide', () => {
         expect(w.sync(wide(), later(3 * HOUR)).users.map((u) => u.name), `User without ${field}`).to.deep.equal([ann.metadata.name]);
         w.users = before;
       }
+      // A usual group's spec is one object literal, a capped one is built key by key: the same keys, in order.
+      const plain = w.groups.find((g) => g.spec.displayName === 'kid0')!;
+      expect(Object.keys(plain.spec)).to.deep.equal(Object.keys(mid.spec).filter((k) => !['description', 'parentCount', 'childCount'].includes(k)));
+      const described = decide({ directory: dir(), snapshot: snapshot([], [group('d', 'D', [], [], { description: 'x' })]), existingUsers: [], existingGroups: [], now: T0 }).groups[0].spec;
+      expect(Object.keys(described)).to.deep.equal(Object.keys(mid.spec).filter((k) => !['parentCount', 'childCount'].includes(k)));
       for (const key of Object.keys(mid.spec).filter((k) => k !== 'idpId')) {
         const before = w.groups;
         w.groups = w.groups.map((g) => (g === mid ? edited(g, (copy) => delete (copy.spec as unknown as Record<string, unknown>)[key]) : g));
