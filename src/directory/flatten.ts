@@ -50,8 +50,8 @@ export function flattenGroups(groups: readonly DirectoryGroup[], isMember: (user
 /**
  * The same flattening over user indices (0 ≤ index < `users`; a user missing from `indexOf` does not
  * count), by position in `groups`: one lookup per direct membership and no Sets, which is what keeps a
- * directory of 100,000 people and a million memberships fast. The lookup is a Map rather than a function: it is the
- * innermost step, and a call per membership costs about as much as the lookup itself.
+ * directory of 100,000 people and a million memberships fast. The lookup is a Map rather than a
+ * function: it is the innermost step, and a call per membership costs about as much as the lookup itself.
  */
 export function flattenGroupsIndexed(
   groups: readonly DirectoryGroup[],

@@ -1,8 +1,8 @@
 // Ordering a hundred thousand logins. Array.prototype.sort() compares whole strings, and logins share long
 // prefixes ("firstname.lastname…@example.com"), so most of its work re-reads characters it has already
 // compared. A multikey quicksort (Bentley and Sedgewick) partitions on one character at a time and never
-// looks at a settled prefix again: about twice as fast at 100,000 logins. The order is the same: by UTF-16
-// code unit, as sort() without a comparator orders strings.
+// looks at a settled prefix again: 40–73 ms against 75–109 ms for sort() at 98,000 parsed logins, in the
+// runs measured. The order is the same: by UTF-16 code unit, as sort() without a comparator orders strings.
 
 /** Ranges at most this long are finished by insertion sort. */
 const SMALL = 16;
@@ -25,8 +25,12 @@ export function sortByKey(positions: Int32Array, keys: readonly string[], budget
     const to = open.pop()!;
     const from = open.pop()!;
     if (to - from < 2) continue;
-    if (to - from <= SMALL || budget < 0) {
+    if (to - from <= SMALL) {
       insertionSort(positions, keys, from, to);
+      continue;
+    }
+    if (budget < 0) {
+      sortByComparison(positions, keys, from, to);
       continue;
     }
     budget -= to - from;
@@ -47,6 +51,12 @@ export function sortByKey(positions: Int32Array, keys: readonly string[], budget
     else positions.subarray(below, above + 1).sort();
   }
   return positions;
+}
+
+function sortByComparison(positions: Int32Array, keys: readonly string[], from: number, to: number): void {
+  const range = Array.from(positions.subarray(from, to));
+  range.sort((p, q) => (keys[p] < keys[q] ? -1 : keys[p] > keys[q] ? 1 : p - q));
+  positions.set(range, from);
 }
 
 function insertionSort(positions: Int32Array, keys: readonly string[], from: number, to: number): void {
