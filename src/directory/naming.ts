@@ -5,10 +5,14 @@ import * as crypto from 'node:crypto';
 
 const MAX_NAME = 253;
 const MAX_SLUG = 40;
+const HASH_CHARS = 8;
+/** The readable part of a name: what is left of MAX_NAME after "-" and the hash. */
+const MAX_HEAD = MAX_NAME - HASH_CHARS - 1;
 
 export function slug(text: string): string {
   // Plain ASCII (nearly every login) has nothing to decompose or strip: one pass over its characters.
-  return /^[\x20-\x7e]*$/.test(text) ? asciiSlug(text) : slugByExpressions(text);
+  const end = asciiSlugInto(text, 0);
+  return end >= 0 ? scratch.toString('latin1', 0, end) : slugByExpressions(text);
 }
 
 /** The slug of any text: accents dropped, lower case, the part before "@", runs of other characters as "-". */
@@ -24,36 +28,49 @@ export function slugByExpressions(text: string): string {
     .replace(/-+$/, '');
 }
 
+// Names are assembled here and read out as one string: a first sync names a hundred thousand people,
+// and every intermediate string (a lower-cased copy, each run, each concatenation) would be garbage.
+const scratch = Buffer.alloc(MAX_HEAD + 1 + MAX_SLUG);
+const DASH = 0x2d;
+
 /**
- * What the regular expressions above make of printable ASCII, without them: lower case, cut at the first
- * "@" (no line breaks, so the first one), every run of other characters as one "-", no "-" at either end,
- * at most MAX_SLUG characters. Runs of letters and digits are copied as slices, not character by
- * character: a first sync names a hundred thousand people, and each appended character is a new string.
+ * Writes at `start` what slugByExpressions makes of printable ASCII, without the expressions: lower case,
+ * cut at the first "@", every run of other characters as one "-", no "-" at either end, at most MAX_SLUG
+ * characters. Returns where the slug ends, or -1 (nothing usable written) if the text is not printable ASCII.
  */
-function asciiSlug(text: string): string {
-  const lower = text.toLowerCase();
-  let out = '';
-  let runStart = -1;
-  for (let i = 0; i <= lower.length; i++) {
-    const code = i < lower.length ? lower.charCodeAt(i) : 0x40;
-    if ((code >= 0x61 && code <= 0x7a) || (code >= 0x30 && code <= 0x39)) {
-      if (runStart < 0) runStart = i;
+function asciiSlugInto(text: string, start: number): number {
+  const limit = start + MAX_SLUG;
+  let end = start;
+  let gap = false;
+  let ended = false;
+  for (let i = 0; i < text.length; i++) {
+    let code = text.charCodeAt(i);
+    if (code < 0x20 || code > 0x7e) return -1;
+    // Past the first "@" (or the limit) the text is only checked: any other character means the
+    // expressions decide, and they treat a line break after an "@" differently.
+    if (ended) continue;
+    if (code === 0x40) {
+      ended = true;
       continue;
     }
-    if (runStart >= 0) {
-      const run = lower.slice(runStart, i);
-      out = out ? `${out}-${run}` : run;
-      runStart = -1;
-      if (out.length >= MAX_SLUG) break;
+    if (code >= 0x41 && code <= 0x5a) code += 0x20;
+    if ((code >= 0x61 && code <= 0x7a) || (code >= 0x30 && code <= 0x39)) {
+      if (end === limit) continue;
+      if (gap && end > start) {
+        scratch[end++] = DASH;
+        if (end === limit) continue;
+      }
+      gap = false;
+      scratch[end++] = code;
+    } else {
+      gap = true;
     }
-    if (code === 0x40) break;
   }
-  if (out.length > MAX_SLUG) out = out.slice(0, MAX_SLUG);
-  return out.endsWith('-') ? out.slice(0, -1) : out;
+  return end > start && scratch[end - 1] === DASH ? end - 1 : end;
 }
 
 export function shortHash(...parts: string[]): string {
-  return sha256Hex(parts.join('\u0000')).slice(0, 8);
+  return sha256Hex(parts.join('\u0000')).slice(0, HASH_CHARS);
 }
 
 /** A label-safe hash of an IdP id (ids may be longer than 63 characters or contain any character). */
@@ -69,11 +86,26 @@ const sha256Hex: (data: string) => string = oneShot
   : (data) => crypto.createHash('sha256').update(data).digest('hex');
 
 export function objectName(directory: string, readable: string, idpId: string): string {
-  const hash = shortHash(directory, idpId);
-  const middle = slug(readable);
-  const head = `${directory}${middle ? `-${middle}` : ''}`.slice(0, MAX_NAME - hash.length - 1);
-  return `${head}-${hash}`;
+  // The hash of shortHash(directory, idpId), without its array, its join and its slice.
+  const hex = sha256Hex(`${directory}\u0000${idpId}`);
+  if (directory.length <= MAX_HEAD && PRINTABLE_ASCII.test(directory)) {
+    let end = scratch.write(directory, 0, 'latin1');
+    const slugEnd = asciiSlugInto(readable, end + 1);
+    if (slugEnd >= 0) {
+      if (slugEnd > end + 1) {
+        scratch[end] = DASH;
+        end = Math.min(slugEnd, MAX_HEAD);
+      }
+      scratch[end] = DASH;
+      scratch.write(hex, end + 1, HASH_CHARS, 'latin1');
+      return scratch.toString('latin1', 0, end + 1 + HASH_CHARS);
+    }
+  }
+  const middle = slugByExpressions(readable);
+  return `${`${directory}${middle ? `-${middle}` : ''}`.slice(0, MAX_HEAD)}-${hex.slice(0, HASH_CHARS)}`;
 }
+
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 
 /** Turns a glob with * and ? into an anchored, case-insensitive RegExp. */
 export function globToRegExp(glob: string): RegExp {
