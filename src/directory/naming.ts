@@ -11,8 +11,8 @@ const MAX_HEAD = MAX_NAME - HASH_CHARS - 1;
 
 export function slug(text: string): string {
   // Plain ASCII (nearly every login) has nothing to decompose or strip: one pass over its characters.
-  const end = asciiSlugInto(text, 0);
-  return end >= 0 ? scratch.toString('latin1', 0, end) : slugByExpressions(text);
+  const end = asciiSlugInto(text, SLUG_AREA);
+  return end >= 0 ? scratch.toString('latin1', SLUG_AREA, end) : slugByExpressions(text);
 }
 
 /** The slug of any text: accents dropped, lower case, the part before "@", runs of other characters as "-". */
@@ -30,7 +30,11 @@ export function slugByExpressions(text: string): string {
 
 // Names are assembled here and read out as one string: a first sync names a hundred thousand people,
 // and every intermediate string (a lower-cased copy, each run, each concatenation) would be garbage.
+// objectName keeps the last directory it wrote at the start, since a sync names everything in one
+// directory; slug() writes only in the last MAX_SLUG bytes, which no directory reaches.
 const scratch = Buffer.alloc(MAX_HEAD + 1 + MAX_SLUG);
+const SLUG_AREA = MAX_HEAD + 1;
+let directoryWritten: string | undefined;
 const DASH = 0x2d;
 
 /**
@@ -88,8 +92,12 @@ const sha256Hex: (data: string) => string = oneShot
 export function objectName(directory: string, readable: string, idpId: string): string {
   // The hash of shortHash(directory, idpId), without its array, its join and its slice.
   const hex = sha256Hex(`${directory}\u0000${idpId}`);
-  if (directory.length <= MAX_HEAD && PRINTABLE_ASCII.test(directory)) {
-    let end = scratch.write(directory, 0, 'latin1');
+  if (directory === directoryWritten || (directory.length <= MAX_HEAD && PRINTABLE_ASCII.test(directory))) {
+    if (directory !== directoryWritten) {
+      scratch.write(directory, 0, 'latin1');
+      directoryWritten = directory;
+    }
+    let end = directory.length;
     const slugEnd = asciiSlugInto(readable, end + 1);
     if (slugEnd >= 0) {
       if (slugEnd > end + 1) {
@@ -97,7 +105,7 @@ export function objectName(directory: string, readable: string, idpId: string): 
         end = Math.min(slugEnd, MAX_HEAD);
       }
       scratch[end] = DASH;
-      scratch.write(hex, end + 1, HASH_CHARS, 'latin1');
+      for (let i = 0; i < HASH_CHARS; i++) scratch[end + 1 + i] = hex.charCodeAt(i);
       return scratch.toString('latin1', 0, end + 1 + HASH_CHARS);
     }
   }
