@@ -36,7 +36,8 @@ export function sanitizeSnapshot(input: DirectorySnapshot): SanitizedSnapshot {
   const sieve = <T extends { id: string }>(kind: RefusedRecord['kind'], records: readonly T[], problem: (r: T, seen: Set<string>) => string | undefined, fit: (r: T) => T): T[] => {
     const seen = new Set<string>();
     const kept: T[] = [];
-    for (const record of records) {
+    for (let i = 0; i < records.length; i++) {
+      const record = records[i];
       const why = problem(record, seen);
       if (why) {
         refused.push({ kind, idpId: clip(record.id, 64), reason: why });
