@@ -128,7 +128,7 @@ export const DEFAULT_DELETION = {
 
 export function decide(input: DecideInput): Plan {
   const { directory, now } = input;
-  const { snapshot, refused } = sanitizeSnapshot(input.snapshot);
+  const { snapshot, refused, userAt: positionOfUser, groupAt: listedGroupIds } = sanitizeSnapshot(input.snapshot);
   const refusedUsers = new Set(refused.filter((r) => r.kind === 'User').map((r) => r.idpId));
   const refusedGroups = new Set(refused.filter((r) => r.kind === 'Group').map((r) => r.idpId));
   const signals = signalsOwed(directory.spec);
@@ -140,7 +140,6 @@ export function decide(input: DecideInput): Plan {
   // logins are its smallest numbers.
   const rankAt = activePositionsByLogin(snapshot.users);
   const activeByLogin = new Array<DirectoryUser>(rankAt.reduce((n, rank) => (rank >= 0 ? n + 1 : n), 0));
-  const rankOf = new Map<string, number>();
   const logins = new Array<string>(activeByLogin.length);
   for (let position = 0; position < rankAt.length; position++) {
     const rank = rankAt[position];
@@ -148,7 +147,6 @@ export function decide(input: DecideInput): Plan {
     const u = snapshot.users[position];
     activeByLogin[rank] = u;
     logins[rank] = u.login;
-    rankOf.set(u.id, rank);
   }
 
   // No IdP gives a consistent snapshot: a page read after the directory changed can skip people and
@@ -157,7 +155,6 @@ export function decide(input: DecideInput): Plan {
   // sent, and it applies at once.
   const confirmByListing = spec.provider.type !== 'scim';
   const listed = snapshot.groups.filter((g) => spec.syncOrgUnits || g.kind !== 'OrgUnit');
-  const listedGroupIds = new Set(snapshot.groups.map((g) => g.id));
   const inFilter = groupFilter(spec);
   const wanted = (g: DirectoryGroup) => (spec.syncOrgUnits || g.kind !== 'OrgUnit') && inFilter(g);
   // A group missing from this listing for the first time stands in with the members it had, so that
@@ -170,7 +167,7 @@ export function decide(input: DecideInput): Plan {
   const standIns = standInGroups(missing, input.existingUsers).filter(wanted);
   const standInIds = new Set(standIns.map((g) => g.id));
   const groups = [...listed, ...standIns];
-  const flatAt = flattenGroupsIndexed(groups, rankOf, activeByLogin.length);
+  const flatAt = flattenGroupsIndexed(groups, { positionOf: positionOfUser, numberAt: rankAt }, activeByLogin.length);
   // The synced groups by number, and what each number has: its flattening, its stored Group, its name.
   const synced: DirectoryGroup[] = [];
   const flat: IndexedFlatGroup[] = [];
@@ -182,7 +179,7 @@ export function decide(input: DecideInput): Plan {
   const syncedIds = new Set(synced.map((g) => g.id));
 
   const existingGroupByIdp = new Map(input.existingGroups.map((g) => [g.spec.idpId, g]));
-  const stored = matchStoredUsers(snapshot.users, input.existingUsers);
+  const stored = matchStoredUsers(positionOfUser, snapshot.users.length, input.existingUsers);
   const storedGroup = synced.map((g) => existingGroupByIdp.get(g.id));
   const syncedNames = synced.map((g, i) => storedGroup[i]?.metadata.name ?? objectName(directory.name, g.name, g.id));
   const groupName = new Map(synced.map((g, i) => [g.id, syncedNames[i]]));
@@ -345,24 +342,19 @@ export function decide(input: DecideInput): Plan {
 
 /**
  * The stored User of each listed person (by position; as with a Map from IdP id, the last one stored with
- * an id), and whether the listing names each stored User (by index), found with one lookup per person.
+ * an id), and whether the listing names each stored User (by index; two stored Users with one IdP id are
+ * both listed when the id is), found with one lookup per stored User in the listing's own index.
  */
-function matchStoredUsers(users: readonly DirectoryUser[], stored: readonly User[]): { userAt: (User | undefined)[]; isListed: (storedIndex: number) => boolean } {
-  const userAt = new Array<User | undefined>(users.length);
-  if (stored.length === 0) return { userAt, isListed: () => false };
-  const indexByIdp = new Map<string, number>();
-  for (let i = 0; i < stored.length; i++) indexByIdp.set(stored[i].spec.idpId, i);
+function matchStoredUsers(positionOf: ReadonlyMap<string, number>, users: number, stored: readonly User[]): { userAt: (User | undefined)[]; isListed: (storedIndex: number) => boolean } {
+  const userAt = new Array<User | undefined>(users);
   const listed = new Uint8Array(stored.length);
-  for (let position = 0; position < users.length; position++) {
-    const i = indexByIdp.get(users[position].id);
-    if (i === undefined) continue;
+  for (let i = 0; i < stored.length; i++) {
+    const position = positionOf.get(stored[i].spec.idpId);
+    if (position === undefined) continue;
     userAt[position] = stored[i];
     listed[i] = 1;
   }
-  if (indexByIdp.size === stored.length) return { userAt, isListed: (i) => listed[i] === 1 };
-  // Two stored Users share an IdP id: each is listed when the id is.
-  const listedIds = new Set(users.map((u) => u.id));
-  return { userAt, isListed: (i) => listedIds.has(stored[i].spec.idpId) };
+  return { userAt, isListed: (i) => listed[i] === 1 };
 }
 
 /** A person missing from this listing for the first time: only the marker changes. */

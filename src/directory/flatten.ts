@@ -13,9 +13,9 @@ export interface FlatGroup {
 }
 
 export interface IndexedFlatGroup {
-  /** Indices (from the caller's `indexOf`) of the users reachable through this group, each once, in no order. Shared by every group of a cycle: do not modify. */
+  /** Numbers (from the caller's `UserNumbers`) of the users reachable through this group, each once, in no order. Shared by every group of a cycle: do not modify. */
   members: Int32Array;
-  /** How many of the group's own user entries count (`indexOf` knew them): its direct members. */
+  /** How many of the group's own user entries count (they have a number): its direct members. */
   directMembers: number;
   children: string[];
   parents: string[];
@@ -35,7 +35,7 @@ export function flattenGroups(groups: readonly DirectoryGroup[], isMember: (user
       ids.push(userId);
     }
   }
-  const indexed = flattenGroupsIndexed(groups, indexOfId, ids.length);
+  const indexed = flattenGroupsIndexed(groups, { positionOf: indexOfId, numberAt: Int32Array.from(ids, (_, i) => i) }, ids.length);
   const sets = new Map<Int32Array, Set<string>>();
   const result = new Map<string, FlatGroup>();
   groups.forEach((g, listed) => {
@@ -48,16 +48,21 @@ export function flattenGroups(groups: readonly DirectoryGroup[], isMember: (user
 }
 
 /**
- * The same flattening over user indices (0 ≤ index < `users`; a user missing from `indexOf` does not
- * count), by position in `groups`: one lookup per direct membership and no Sets, which is what keeps a
- * directory of 100,000 people and a million memberships fast. The lookup is a Map rather than a
- * function: it is the innermost step, and a call per membership costs about as much as the lookup itself.
+ * How users are numbered for flattening: user id → position (the caller's index of its users, which it
+ * has anyway) → number, 0 ≤ number < `users`. A user with no position, or a negative number, does not count.
  */
-export function flattenGroupsIndexed(
-  groups: readonly DirectoryGroup[],
-  indexOf: ReadonlyMap<string, number>,
-  users: number,
-): IndexedFlatGroup[] {
+export interface UserNumbers {
+  positionOf: ReadonlyMap<string, number>;
+  numberAt: Int32Array;
+}
+
+/**
+ * The same flattening over user numbers, by position in `groups`: one lookup per direct membership and
+ * no Sets, which is what keeps a directory of 100,000 people and a million memberships fast. The lookup
+ * is a Map rather than a function: it is the innermost step, and a call per membership costs about as
+ * much as the lookup itself.
+ */
+export function flattenGroupsIndexed(groups: readonly DirectoryGroup[], people: UserNumbers, users: number): IndexedFlatGroup[] {
   // Groups are numbered by id, in the order the ids first appear; as in a Map built from the list, the
   // last group listed with an id is the one whose members count.
   const numberOf = new Map<string, number>();
@@ -90,7 +95,7 @@ export function flattenGroupsIndexed(
   // `seenIn[user]` holds the last component (plus one) that took the user, so a union never repeats one.
   const componentOf = new Int32Array(groupAt.length);
   components.forEach((members, index) => members.forEach((number) => (componentOf[number] = index)));
-  const directOf = directMembersOf(groupAt, indexOf);
+  const directOf = directMembersOf(groupAt, people);
   const componentMembers: Int32Array[] = [];
   const seenIn = new Int32Array(users);
   let buffer: Int32Array = new Int32Array(1024);
@@ -135,19 +140,21 @@ export function flattenGroupsIndexed(
 }
 
 /**
- * Each group's direct members that `indexOf` knows, as indices in the order listed (a repeat counts
+ * Each group's direct members that have a number, as numbers in the order listed (a repeat counts
  * again, as a direct member). The lookups run group by group, apart from the unions, which measured
  * faster at a million memberships than looking up inside the union loop.
  */
-function directMembersOf(groups: readonly DirectoryGroup[], indexOf: ReadonlyMap<string, number>): Int32Array[] {
+function directMembersOf(groups: readonly DirectoryGroup[], { positionOf, numberAt }: UserNumbers): Int32Array[] {
   let scratch = new Int32Array(1024);
   return groups.map((g) => {
     const ids = g.memberUserIds;
     if (ids.length > scratch.length) scratch = new Int32Array(ids.length * 2);
     let known = 0;
     for (let i = 0; i < ids.length; i++) {
-      const user = indexOf.get(ids[i]);
-      if (user !== undefined) scratch[known++] = user;
+      const position = positionOf.get(ids[i]);
+      if (position === undefined) continue;
+      const user = numberAt[position];
+      if (user >= 0) scratch[known++] = user;
     }
     return scratch.slice(0, known);
   });

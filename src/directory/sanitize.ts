@@ -27,42 +27,53 @@ export interface SanitizedSnapshot {
   refused: RefusedRecord[];
   /** Fields that were shortened to fit, counted per record. */
   shortened: number;
+  /** Each kept user's position in `snapshot.users`, by id: the duplicate check's index, kept for decide(). */
+  userAt: ReadonlyMap<string, number>;
+  /** Each kept group's position in `snapshot.groups`, by id. */
+  groupAt: ReadonlyMap<string, number>;
 }
 
 export function sanitizeSnapshot(input: DirectorySnapshot): SanitizedSnapshot {
   const refused: RefusedRecord[] = [];
   let shortened = 0;
-  /** Keeps each record that can be stored (shortened to fit where needed), refusing the rest. */
-  const sieve = <T extends { id: string }>(kind: RefusedRecord['kind'], records: readonly T[], problem: (r: T, seen: Set<string>) => string | undefined, fit: (r: T) => T): T[] => {
-    const seen = new Set<string>();
+  /** Keeps each record that can be stored (shortened to fit where needed), refusing the rest; `at` gets each kept id's position. */
+  const sieve = <T extends { id: string }>(
+    kind: RefusedRecord['kind'],
+    records: readonly T[],
+    at: Map<string, number>,
+    problem: (r: T, seen: ReadonlyMap<string, number>) => string | undefined,
+    fit: (r: T) => T,
+  ): T[] => {
     const kept: T[] = [];
     for (let i = 0; i < records.length; i++) {
       const record = records[i];
-      const why = problem(record, seen);
+      const why = problem(record, at);
       if (why) {
         refused.push({ kind, idpId: clip(record.id, 64), reason: why });
         continue;
       }
-      seen.add(record.id);
+      at.set(record.id, kept.length);
       const fitted = fit(record);
       if (fitted !== record) shortened++;
       kept.push(fitted);
     }
     return kept;
   };
-  const users = sieve('User', input.users, userProblem, fitUser);
-  const groups = sieve('Group', input.groups, (g, seen) => idProblem(g.id, seen), fitGroup);
-  return { snapshot: { ...input, users, groups }, refused, shortened };
+  const userAt = new Map<string, number>();
+  const groupAt = new Map<string, number>();
+  const users = sieve('User', input.users, userAt, userProblem, fitUser);
+  const groups = sieve('Group', input.groups, groupAt, (g, seen) => idProblem(g.id, seen), fitGroup);
+  return { snapshot: { ...input, users, groups }, refused, shortened, userAt, groupAt };
 }
 
-function idProblem(id: string, seen: Set<string>): string | undefined {
+function idProblem(id: string, seen: ReadonlyMap<string, number>): string | undefined {
   if (!id) return 'it has an empty id';
   if (id.length > RECORD_LIMITS.idpId) return `its id is ${id.length} characters long, over the limit of ${RECORD_LIMITS.idpId}`;
   if (seen.has(id)) return 'its id is listed more than once by the IdP; the first record with this id is used';
   return undefined;
 }
 
-function userProblem(u: DirectoryUser, seen: Set<string>): string | undefined {
+function userProblem(u: DirectoryUser, seen: ReadonlyMap<string, number>): string | undefined {
   const idProblemText = idProblem(u.id, seen);
   if (idProblemText) return idProblemText;
   if (!u.login) return 'it has an empty login';

@@ -35,6 +35,20 @@ describe('decide', () => {
     expect(writes(w.sync(base(), later(HOUR)))).to.equal(0);
   });
 
+  it('counts two stored Users with one IdP id as listed while the id is, and writes to the last one stored', () => {
+    const w = new World();
+    w.sync(base());
+    const ann = w.user('ann@x.io');
+    const copy = structuredClone(ann);
+    copy.metadata.name = `${ann.metadata.name}-copy`;
+    w.users = [...w.users, copy];
+    const renamed = w.sync(snapshot([user('u1', 'anna@x.io'), user('u2', 'ben@x.io')], [group('g1', 'Eng', ['u1', 'u2'])]), later(HOUR));
+    expect(renamed.unconfirmed.users).to.deep.equal([]);
+    expect(renamed.users.map((u) => [u.name, u.spec.login])).to.deep.equal([[copy.metadata.name, 'anna@x.io']]);
+    const missed = w.sync(snapshot([user('u2', 'ben@x.io')], [group('g1', 'Eng', ['u2'])]), later(2 * HOUR));
+    expect(missed.unconfirmed.users).to.have.members([ann.metadata.name, copy.metadata.name]);
+  });
+
   it('revokes a suspended user at once, and restores them without a duplicate', () => {
     const w = new World();
     w.sync(base());
