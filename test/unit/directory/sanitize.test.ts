@@ -38,6 +38,9 @@ describe('directory/sanitizeSnapshot: one bad record never stops a directory', (
     );
     expect(out.snapshot.users.map((u) => u.id)).to.deep.equal(['u1', 'u5']);
     expect(out.snapshot.users[0].login).to.equal('u1@example.com');
+    // Its index gives each kept record's position among those kept, and knows no refused id.
+    expect([...out.userAt]).to.deep.equal([['u1', 0], ['u5', 1]]);
+    expect([...out.groupAt]).to.deep.equal([['g1', 0]]);
     expect(out.snapshot.groups.map((g) => g.name)).to.deep.equal(['A']);
     expect(out.refused.map((r) => `${r.kind} ${r.idpId.slice(0, 8)}: ${r.reason.split(',')[0]}`)).to.deep.equal([
       'User u1: its id is listed more than once by the IdP; the first record with this id is used',
