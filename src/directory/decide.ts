@@ -520,13 +520,13 @@ function trackUserTransition(plan: Plan, existing: User | undefined, write: User
   // A new User has no access to lose and none to get back.
   if (!existing) return;
   const to = write.spec.state;
-  const from = existing?.spec.state;
-  const lost = lostGroups(existing?.spec.groups ?? [], write.spec.groups);
+  const from = existing.spec.state;
+  const lost = lostGroups(existing.spec.groups ?? [], write.spec.groups);
   let reason: RevocationReason | undefined;
-  if (existing && from !== to && to !== 'Active') reason = to === 'Deleted' ? 'Deleted' : 'Suspended';
-  else if (existing && from !== 'Active' && to === 'Active') {
+  if (from !== to && to !== 'Active') reason = to === 'Deleted' ? 'Deleted' : 'Suspended';
+  else if (from !== 'Active' && to === 'Active') {
     plan.events.push({ kind: 'User', name: write.name, type: 'Normal', reason: 'UserRestored', note: `${login} is active again in the IdP (directory ${directory})` });
-  } else if (existing && lost.length) reason = 'RemovedFromGroups';
+  } else if (lost.length) reason = 'RemovedFromGroups';
   if (!reason) return;
   const time = nowIso;
   const record: RevocationRecord = { id: shortHash(write.name, time, reason), time, reason, groups: lost, pending: signals(reason) };
